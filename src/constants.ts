@@ -120,10 +120,10 @@ export function isValidCloseCode(code: number): boolean {
 }
 
 /** RFC 6455 §5.5: a control frame's payload is at most 125 bytes. */
-export const MAX_CONTROL_PAYLOAD = 125;
+export const MAX_CONTROL_PAYLOAD: number = 125;
 
 /** RFC 6455 §5.5.1: a close reason fits in a control frame after the 2-byte code. */
-export const MAX_CLOSE_REASON_BYTES = MAX_CONTROL_PAYLOAD - 2;
+export const MAX_CLOSE_REASON_BYTES: number = MAX_CONTROL_PAYLOAD - 2;
 
 /** RFC 6455 §1.3: the GUID appended to `Sec-WebSocket-Key` before hashing. */
-export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+export const WEBSOCKET_GUID: string = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

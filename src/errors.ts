@@ -57,7 +57,7 @@ export type WebSocketErrorCode =
  *
  * const parser = new FrameParser();
  * try {
- *   parser.push(new Uint8Array([0xf1, 0x80, 0, 0, 0, 0])); // RSV bits set
+ *   parser.push(new Uint8Array([0xf1, 0x80, 0, 0, 0, 0]), () => {}); // RSV bits set
  *   assert.fail("expected an error");
  * } catch (error) {
  *   assert.ok(error instanceof WebSocketError);

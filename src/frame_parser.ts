@@ -40,6 +40,8 @@ export interface FrameParserOptions {
 
 /** The longest frame header: 2 bytes, a 64-bit length and a 4-byte mask (RFC 6455 §5.2). */
 const MAX_HEADER_SIZE = 14;
+/** Frames spanning chunks get a buffer of their exact size up to this size (the default limit). */
+const EXACT_ALLOCATION_LIMIT = 16 * 1024 * 1024;
 
 /**
  * A synchronous, incremental frame parser. Feed it bytes with {@linkcode FrameParser.push}; it
@@ -90,9 +92,9 @@ export class FrameParser {
   /** Creates a parser; throws a `RangeError` for an invalid option. */
   constructor(options: FrameParserOptions = {}) {
     this.#maxFrameSize = checkLimit("maxFrameSize", options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE);
-    const role = options.role ?? "server";
+    const role = options.role === undefined ? "server" : options.role;
     if (role !== "server" && role !== "client") {
-      throw new RangeError(`Cannot set role: expected "server" or "client", got "${role}"`);
+      throw new RangeError(`Cannot set role: expected "server" or "client", got "${String(role)}"`);
     }
     this.#requireMask = role === "server";
     this.#onHeader = options.onHeader;
@@ -144,10 +146,13 @@ export class FrameParser {
         }
         if (available === 0) return;
         // RFC 6455 §5.2 told us the exact length: one allocation, one copy per byte. Large
-        // allocations are backed by untouched zero pages, so memory grows as bytes arrive.
-        this.#partial = new Uint8Array(this.#payloadLength);
+        // allocations are backed by untouched zero pages, so memory grows as bytes arrive. Past
+        // EXACT_ALLOCATION_LIMIT (with a raised maxFrameSize) the buffer grows with the bytes
+        // instead, so a header alone cannot make the parser reserve what was never sent.
+        this.#partial = new Uint8Array(Math.min(this.#payloadLength, EXACT_ALLOCATION_LIMIT));
       }
       const take = remaining < available ? remaining : available;
+      if (this.#received + take > this.#partial.length) this.#grow(this.#received + take);
       this.#partial.set(chunk.subarray(offset, offset + take), this.#received);
       this.#received += take;
       offset += take;
@@ -156,6 +161,14 @@ export class FrameParser {
       this.#partial = undefined;
       this.#emit(payload, onFrame);
     }
+  }
+
+  #grow(needed: number): void {
+    const grown = new Uint8Array(
+      Math.min(this.#payloadLength, Math.max(needed, this.#partial!.length * 2)),
+    );
+    grown.set(this.#partial!.subarray(0, this.#received));
+    this.#partial = grown;
   }
 
   /** Reads header bytes from `chunk` at `offset`; returns the offset after what it consumed. */

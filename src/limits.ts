@@ -5,11 +5,11 @@
  */
 
 /** Default largest payload of one incoming frame: 16 MiB. */
-export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_MAX_FRAME_SIZE: number = 16 * 1024 * 1024;
 /** Default largest assembled incoming message: 16 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_MAX_MESSAGE_SIZE: number = 16 * 1024 * 1024;
 /** Default largest number of frames in one incoming message. */
-export const DEFAULT_MAX_FRAGMENTS = 16384;
+export const DEFAULT_MAX_FRAGMENTS: number = 16384;
 
 /**
  * Returns `value`, or `fallback` when it is undefined, after checking that it is a positive

@@ -40,8 +40,8 @@ export interface MessageAssemblerOptions {
 }
 
 /**
- * A payload smaller than this, or using less than half of the buffer it views, is copied rather
- * than kept: many tiny fragments must not pin the large read buffers they were sliced from.
+ * A payload smaller than this is copied rather than kept as a view: many tiny fragments must not
+ * pin the large read buffers they were sliced from.
  */
 const KEEP_THRESHOLD = 4096;
 /** Small fragments are gathered into blocks of this size. */
@@ -56,8 +56,8 @@ const EMPTY = new Uint8Array(0);
  * - `maxMessageSize` and `maxFragments` are enforced as each frame arrives.
  * - Text is validated as UTF-8 fragment by fragment, so bad data fails at the first fragment that
  *   cannot be valid (1007).
- * - Memory held stays within about `maxMessageSize` plus one block: fragments that would pin a
- *   much larger read buffer are copied.
+ * - Memory held stays within the message size plus 128 KiB: fragments that would pin more of a
+ *   read buffer than that are copied.
  *
  * @example Join two fragments of a text message (RFC 6455 §5.7)
  * ```ts
@@ -87,6 +87,8 @@ export class MessageAssembler {
   #pieces: Uint8Array[] = [];
   #block: Uint8Array | undefined;
   #blockUsed = 0;
+  // Bytes of buffers pinned by kept views beyond the views themselves.
+  #slack = 0;
 
   #error: unknown;
 
@@ -128,6 +130,7 @@ export class MessageAssembler {
    * `FrameParser`'s `onHeader` so a message limit fails while the bytes are still arriving.
    */
   checkHeader(opcode: number, payloadLength: number): void {
+    if (this.#error !== undefined) throw this.#error;
     if (opcode >= Opcode.Close) return;
     this.#checkSequence(opcode);
     this.#checkLimits(payloadLength);
@@ -141,7 +144,15 @@ export class MessageAssembler {
   push(frame: Frame): Message | undefined {
     if (this.#error !== undefined) throw this.#error;
     try {
-      return frame.opcode >= Opcode.Close ? controlMessage(frame) : this.#pushData(frame);
+      const opcode = frame.opcode;
+      // RFC 6455 §5.2: frames may come from elsewhere than FrameParser, which checks this too.
+      if ((opcode > Opcode.Binary && opcode < Opcode.Close) || opcode > Opcode.Pong) {
+        throw new ProtocolError(
+          `Cannot assemble message: opcode "0x${opcode.toString(16)}" is reserved`,
+          "RESERVED_OPCODE",
+        );
+      }
+      return opcode >= Opcode.Close ? controlMessage(frame) : this.#pushData(frame);
     } catch (error) {
       this.#error = error;
       this.#reset();
@@ -213,10 +224,21 @@ export class MessageAssembler {
     }
   }
 
+  /**
+   * Whether a view may pin `slack` more bytes. All views of a message together may pin one
+   * block's worth, so what the assembler holds stays within the message size plus two blocks.
+   */
+  #affordSlack(slack: number): boolean {
+    if (this.#slack + slack > BLOCK_SIZE) return false;
+    this.#slack += slack;
+    return true;
+  }
+
   /** Keeps a binary fragment, copying it when keeping the view would pin a larger buffer. */
   #keep(payload: Uint8Array): void {
     const length = payload.length;
-    if (length >= KEEP_THRESHOLD && length * 2 >= payload.buffer.byteLength) {
+    const slack = payload.buffer.byteLength - length;
+    if (length >= KEEP_THRESHOLD && slack <= length && this.#affordSlack(slack)) {
       this.#sealBlock();
       this.#pieces.push(payload);
       return;
@@ -236,7 +258,10 @@ export class MessageAssembler {
     const used = this.#blockUsed;
     // A mostly empty block is shrunk so that alternating small and large fragments cannot make
     // every small one cost a whole block.
-    this.#pieces.push(used * 2 >= block.length ? block.subarray(0, used) : block.slice(0, used));
+    const slack = block.length - used;
+    this.#pieces.push(
+      slack <= used && this.#affordSlack(slack) ? block.subarray(0, used) : block.slice(0, used),
+    );
     this.#block = undefined;
     this.#blockUsed = 0;
   }
@@ -263,6 +288,7 @@ export class MessageAssembler {
     this.#pieces = [];
     this.#block = undefined;
     this.#blockUsed = 0;
+    this.#slack = 0;
   }
 }
 

@@ -1,0 +1,784 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Opcode } from "../src/constants.ts";
+import { MessageTooBigError, ProtocolError } from "../src/errors.ts";
+import type { Frame } from "../src/frame.ts";
+import {
+  FrameParser,
+  type FrameParserOptions,
+  FrameParserStream,
+  type Role,
+} from "../src/frame_parser.ts";
+import { MessageAssembler } from "../src/message_assembler.ts";
+import {
+  bytes,
+  bytesEqual,
+  chunksOf,
+  concat,
+  everyChunking,
+  pattern,
+  splitAt,
+} from "./helpers/bytes.ts";
+import { assertError, assertThrowsError, type ExpectedError } from "./helpers/errors.ts";
+import { rawFrame, RFC_MASK } from "./helpers/frames.ts";
+import { assertFramesEqual, parseFrames, streamFrames } from "./helpers/parse.ts";
+import { Random } from "./helpers/random.ts";
+import { collect, nextTask, readableOf } from "./helpers/streams.ts";
+
+const text = (value: string) => new TextEncoder().encode(value);
+const HELLO = text("Hello");
+const MiB = 1024 * 1024;
+
+/** The frame the parser should deliver. */
+function expectFrame(
+  opcode: number,
+  payload: Uint8Array,
+  options: { fin?: boolean; masked?: boolean } = {},
+): Frame {
+  return {
+    fin: options.fin ?? true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode,
+    masked: options.masked ?? false,
+    payload,
+  };
+}
+
+interface Fixture {
+  name: string;
+  role: Role;
+  bytes: Uint8Array;
+  frames: Frame[];
+  /**
+   * Whether to run every 2-way split. Each split of 64 KiB costs a 64 KiB copy and compare, so
+   * only the RFC 6455 §5.7 64 KiB example gets them all; other large fixtures get every split in
+   * their first and last 300 bytes.
+   */
+  everySplit?: boolean;
+}
+
+// RFC 6455 §5.7, byte for byte; the 256-byte and 64 KiB payloads are not given there, so they
+// count up from 0.
+const RFC_FIXTURES: Fixture[] = [
+  {
+    name: "a single-frame unmasked text message",
+    role: "client",
+    bytes: bytes(0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f),
+    frames: [expectFrame(Opcode.Text, HELLO)],
+  },
+  {
+    name: "a single-frame masked text message",
+    role: "server",
+    bytes: bytes(0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58),
+    frames: [expectFrame(Opcode.Text, HELLO, { masked: true })],
+  },
+  {
+    name: "a fragmented unmasked text message",
+    role: "client",
+    bytes: bytes(0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f),
+    frames: [
+      expectFrame(Opcode.Text, text("Hel"), { fin: false }),
+      expectFrame(Opcode.Continuation, text("lo")),
+    ],
+  },
+  {
+    name: "an unmasked ping",
+    role: "client",
+    bytes: bytes(0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f),
+    frames: [expectFrame(Opcode.Ping, HELLO)],
+  },
+  {
+    name: "a masked pong",
+    role: "server",
+    bytes: bytes(0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58),
+    frames: [expectFrame(Opcode.Pong, HELLO, { masked: true })],
+  },
+  {
+    name: "a 256-byte binary message with a 16-bit length",
+    role: "client",
+    bytes: concat([bytes(0x82, 0x7e, 0x01, 0x00), pattern(256)]),
+    frames: [expectFrame(Opcode.Binary, pattern(256))],
+  },
+  {
+    name: "a 64 KiB binary message with a 64-bit length",
+    role: "client",
+    bytes: concat([
+      bytes(0x82, 0x7f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00),
+      pattern(65536),
+    ]),
+    frames: [expectFrame(Opcode.Binary, pattern(65536))],
+  },
+];
+
+// The same examples as a client sends them (masked), and a few more shapes.
+const MORE_FIXTURES: Fixture[] = [
+  {
+    name: "a fragmented masked text message",
+    role: "server",
+    bytes: concat([
+      rawFrame(Opcode.Text, text("Hel"), { fin: false, mask: RFC_MASK }),
+      rawFrame(Opcode.Continuation, text("lo"), { mask: RFC_MASK }),
+    ]),
+    frames: [
+      expectFrame(Opcode.Text, text("Hel"), { fin: false, masked: true }),
+      expectFrame(Opcode.Continuation, text("lo"), { masked: true }),
+    ],
+  },
+  {
+    name: "a masked 256-byte binary message",
+    role: "server",
+    bytes: rawFrame(Opcode.Binary, pattern(256), { mask: bytes(1, 2, 3, 4) }),
+    frames: [expectFrame(Opcode.Binary, pattern(256), { masked: true })],
+  },
+  {
+    name: "empty frames of every opcode",
+    role: "server",
+    bytes: concat([
+      rawFrame(Opcode.Text, undefined, { fin: false, mask: RFC_MASK }),
+      rawFrame(Opcode.Ping, undefined, { mask: RFC_MASK }),
+      rawFrame(Opcode.Continuation, undefined, { mask: RFC_MASK }),
+      rawFrame(Opcode.Binary, undefined, { mask: RFC_MASK }),
+      rawFrame(Opcode.Pong, undefined, { mask: RFC_MASK }),
+      rawFrame(Opcode.Close, undefined, { mask: RFC_MASK }),
+    ]),
+    frames: [
+      expectFrame(Opcode.Text, new Uint8Array(0), { fin: false, masked: true }),
+      expectFrame(Opcode.Ping, new Uint8Array(0), { masked: true }),
+      expectFrame(Opcode.Continuation, new Uint8Array(0), { masked: true }),
+      expectFrame(Opcode.Binary, new Uint8Array(0), { masked: true }),
+      expectFrame(Opcode.Pong, new Uint8Array(0), { masked: true }),
+      expectFrame(Opcode.Close, new Uint8Array(0), { masked: true }),
+    ],
+  },
+  {
+    name: "masked frames of 125 and 126 bytes",
+    role: "server",
+    bytes: concat([
+      rawFrame(Opcode.Binary, pattern(125), { mask: RFC_MASK }),
+      rawFrame(Opcode.Ping, pattern(125, 7), { mask: RFC_MASK }),
+      rawFrame(Opcode.Binary, pattern(126, 1), { mask: RFC_MASK }),
+    ]),
+    frames: [
+      expectFrame(Opcode.Binary, pattern(125), { masked: true }),
+      expectFrame(Opcode.Ping, pattern(125, 7), { masked: true }),
+      expectFrame(Opcode.Binary, pattern(126, 1), { masked: true }),
+    ],
+  },
+  {
+    name: "unmasked frames of 125, 126 and 65535 bytes",
+    role: "client",
+    bytes: concat([
+      rawFrame(Opcode.Binary, pattern(125)),
+      rawFrame(Opcode.Pong, pattern(125, 7)),
+      rawFrame(Opcode.Binary, pattern(126, 1)),
+      rawFrame(Opcode.Binary, pattern(65535, 2)),
+    ]),
+    frames: [
+      expectFrame(Opcode.Binary, pattern(125)),
+      expectFrame(Opcode.Pong, pattern(125, 7)),
+      expectFrame(Opcode.Binary, pattern(126, 1)),
+      expectFrame(Opcode.Binary, pattern(65535, 2)),
+    ],
+    everySplit: false,
+  },
+  {
+    name: "every RFC 6455 §5.7 client example back to back",
+    role: "client",
+    bytes: concat(RFC_FIXTURES.filter((f) => f.role === "client").map((f) => f.bytes)),
+    frames: RFC_FIXTURES.filter((f) => f.role === "client").flatMap((f) => f.frames),
+    everySplit: false,
+  },
+];
+
+interface ErrorFixture {
+  name: string;
+  role: Role;
+  bytes: Uint8Array;
+  options?: FrameParserOptions;
+  expected: ExpectedError;
+}
+
+const protocol = (code: ExpectedError["code"]): ExpectedError => ({
+  type: ProtocolError,
+  closeCode: 1002,
+  code,
+});
+const tooBig = (size: number, limit: number): ExpectedError => ({
+  type: MessageTooBigError,
+  closeCode: 1009,
+  code: "FRAME_TOO_BIG",
+  size,
+  limit,
+});
+const masked = { mask: RFC_MASK };
+
+/** A header declaring a 64-bit length given as 8 raw bytes, masked. */
+function header64(b0: number, lengthBytes: number[]): Uint8Array {
+  return bytes(b0, 0xff, ...lengthBytes, ...RFC_MASK);
+}
+
+const ERROR_FIXTURES: ErrorFixture[] = [
+  ...[4, 2, 1].map((rsv): ErrorFixture => ({
+    name: `RSV bits ${rsv.toString(2).padStart(3, "0")} set`,
+    role: "server",
+    bytes: rawFrame(Opcode.Text, HELLO, { rsv, mask: RFC_MASK }),
+    expected: protocol("RESERVED_BITS"),
+  })),
+  ...[3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf].map((opcode): ErrorFixture => ({
+    name: `reserved opcode 0x${opcode.toString(16)}`,
+    role: "server",
+    bytes: rawFrame(opcode, HELLO, masked),
+    expected: protocol("RESERVED_OPCODE"),
+  })),
+  {
+    name: "a ping of 126 bytes",
+    role: "server",
+    bytes: rawFrame(Opcode.Ping, pattern(126), masked),
+    expected: protocol("CONTROL_FRAME_TOO_BIG"),
+  },
+  {
+    name: "a close frame with a 64-bit length",
+    role: "server",
+    bytes: rawFrame(Opcode.Close, pattern(126), { ...masked, lengthBytes: 8 }),
+    expected: protocol("CONTROL_FRAME_TOO_BIG"),
+  },
+  ...[Opcode.Close, Opcode.Ping, Opcode.Pong].map((opcode): ErrorFixture => ({
+    name: `a fragmented control frame 0x${opcode.toString(16)}`,
+    role: "server",
+    bytes: rawFrame(opcode, HELLO, { fin: false, mask: RFC_MASK }),
+    expected: protocol("FRAGMENTED_CONTROL_FRAME"),
+  })),
+  {
+    name: "a 64-bit length with the most significant bit set",
+    role: "server",
+    bytes: header64(0x82, [0x80, 0, 0, 0, 0, 0, 0, 0]),
+    options: { maxFrameSize: Infinity },
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of all ones",
+    role: "server",
+    bytes: header64(0x82, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    options: { maxFrameSize: Infinity },
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of 2^53, one past Number.MAX_SAFE_INTEGER",
+    role: "server",
+    bytes: header64(0x82, [0x00, 0x20, 0, 0, 0, 0, 0, 0]),
+    options: { maxFrameSize: Infinity },
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of 2^53, with the default limit",
+    role: "server",
+    bytes: header64(0x82, [0x00, 0x20, 0, 0, 0, 0, 0, 0]),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 16-bit length of 125",
+    role: "server",
+    bytes: rawFrame(Opcode.Binary, pattern(125), { ...masked, lengthBytes: 2 }),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 16-bit length of 0",
+    role: "server",
+    bytes: rawFrame(Opcode.Binary, undefined, { ...masked, lengthBytes: 2 }),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of 65535",
+    role: "server",
+    bytes: header64(0x82, [0, 0, 0, 0, 0, 0, 0xff, 0xff]),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of 125",
+    role: "client",
+    bytes: rawFrame(Opcode.Binary, pattern(125), { lengthBytes: 8 }),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "a 64-bit length of 0",
+    role: "server",
+    bytes: header64(0x82, [0, 0, 0, 0, 0, 0, 0, 0]),
+    expected: protocol("INVALID_PAYLOAD_LENGTH"),
+  },
+  {
+    name: "an unmasked frame sent to a server",
+    role: "server",
+    bytes: rawFrame(Opcode.Text, HELLO),
+    expected: protocol("UNMASKED_FRAME"),
+  },
+  {
+    name: "an unmasked control frame sent to a server",
+    role: "server",
+    bytes: rawFrame(Opcode.Ping),
+    expected: protocol("UNMASKED_FRAME"),
+  },
+  {
+    name: "a masked frame sent to a client",
+    role: "client",
+    bytes: rawFrame(Opcode.Text, HELLO, masked),
+    expected: protocol("MASKED_FRAME"),
+  },
+  {
+    name: "a frame one byte over maxFrameSize",
+    role: "server",
+    bytes: rawFrame(Opcode.Text, pattern(11), masked),
+    options: { maxFrameSize: 10 },
+    expected: tooBig(11, 10),
+  },
+  {
+    name: "a header declaring one byte over the default 16 MiB limit",
+    role: "server",
+    bytes: header64(0x82, [0, 0, 0, 0, 0x01, 0x00, 0x00, 0x01]),
+    expected: tooBig(16 * MiB + 1, 16 * MiB),
+  },
+  {
+    name: "a header declaring Number.MAX_SAFE_INTEGER bytes with the default limit",
+    role: "server",
+    bytes: header64(0x82, [0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    expected: tooBig(Number.MAX_SAFE_INTEGER, 16 * MiB),
+  },
+];
+
+/** A valid frame for `role`, to put in front of an error fixture. */
+function leadingFrame(role: Role): { bytes: Uint8Array; frame: Frame } {
+  return role === "server"
+    ? {
+      bytes: rawFrame(Opcode.Text, text("ok"), masked),
+      frame: expectFrame(Opcode.Text, text("ok"), { masked: true }),
+    }
+    : { bytes: rawFrame(Opcode.Text, text("ok")), frame: expectFrame(Opcode.Text, text("ok")) };
+}
+
+/** Compares one large frame: its header, its length and 64 bytes at both ends and around `at`. */
+function assertLargeFrameAround(actual: Frame[], expected: Frame[], at: number, label: string) {
+  assert.equal(actual.length, 1, label);
+  assert.equal(expected.length, 1, label);
+  const { payload, ...header } = actual[0]!;
+  const { payload: expectedPayload, ...expectedHeader } = expected[0]!;
+  assert.deepEqual(header, expectedHeader, label);
+  assert.equal(payload.length, expectedPayload.length, label);
+  for (const start of [0, at - 64, payload.length - 64]) {
+    const window = (bytes: Uint8Array) => bytes.subarray(Math.max(0, start), start + 128);
+    assert.ok(
+      bytesEqual(window(payload), window(expectedPayload)),
+      `${label}, bytes from ${start}`,
+    );
+  }
+}
+
+describe("FrameParser", () => {
+  for (const fixture of [...RFC_FIXTURES, ...MORE_FIXTURES]) {
+    it(`FrameParser parses ${fixture.name} split at every byte boundary`, () => {
+      // The parser unmasks in place: masked input gets fresh chunks for each run, unmasked input
+      // (a client's) is only viewed, which keeps the 64 KiB runs fast, and must stay unchanged.
+      const original = fixture.bytes.slice();
+      const all = fixture.everySplit ?? true;
+      const end = fixture.bytes.length;
+      for (const { label, chunks } of everyChunking(fixture.bytes, fixture.role === "server")) {
+        const at = chunks.length === 2 ? chunks[0]!.length : -1;
+        if (!all && at > 300 && at < end - 300) continue;
+        const outcome = parseFrames(chunks, { role: fixture.role });
+        assert.equal(outcome.error, undefined, label);
+        if (at > 300 && at < end - 300 && at % 97 !== 0) {
+          // A split inside a large payload: compare where a copy could go wrong (both ends and
+          // around the split), and everything on every 97th split; a full compare each time
+          // would multiply the run time.
+          assertLargeFrameAround(
+            outcome.items,
+            fixture.frames,
+            at - (end - fixture.frames[0]!.payload.length),
+            label,
+          );
+        } else {
+          assertFramesEqual(outcome.items, fixture.frames, label);
+        }
+        assert.equal(outcome.parser.midFrame, false, label);
+      }
+      assert.deepEqual(fixture.bytes, original);
+    });
+  }
+
+  for (const fixture of ERROR_FIXTURES) {
+    it(`FrameParser rejects ${fixture.name} however it is split`, () => {
+      const leading = leadingFrame(fixture.role);
+      for (const before of [0, 1]) {
+        const input = before === 0 ? fixture.bytes : concat([leading.bytes, fixture.bytes]);
+        for (const { label, chunks } of everyChunking(input)) {
+          const context = `${label}, ${before} frame(s) before`;
+          const outcome = parseFrames(chunks, { ...fixture.options, role: fixture.role });
+          assertError(outcome.error, fixture.expected, context);
+          assertFramesEqual(outcome.items, before === 0 ? [] : [leading.frame], context);
+        }
+      }
+    });
+  }
+
+  it("FrameParser delivers the frames completed before a violation in the same chunk first", () => {
+    const log: string[] = [];
+    const parser = new FrameParser();
+    const chunk = concat([
+      rawFrame(Opcode.Text, text("a"), masked),
+      rawFrame(Opcode.Ping, text("b"), masked),
+      rawFrame(Opcode.Text, text("c"), { rsv: 4, mask: RFC_MASK }),
+      rawFrame(Opcode.Text, text("d"), masked),
+    ]);
+    try {
+      parser.push(chunk, (frame) => log.push(new TextDecoder().decode(frame.payload)));
+    } catch (error) {
+      log.push((error as ProtocolError).code);
+    }
+    assert.deepEqual(log, ["a", "b", "RESERVED_BITS"]);
+  });
+
+  it("FrameParser keeps throwing the same error after a violation", () => {
+    const parser = new FrameParser();
+    const first = assertThrowsError(
+      () => parser.push(rawFrame(Opcode.Text, HELLO), () => {}),
+      protocol("UNMASKED_FRAME"),
+    );
+    let delivered = 0;
+    for (const chunk of [rawFrame(Opcode.Text, HELLO, masked), new Uint8Array(0)]) {
+      assert.throws(() => parser.push(chunk, () => delivered++), (error) => error === first);
+    }
+    assert.equal(delivered, 0);
+  });
+
+  it("FrameParser rejects an oversized frame as soon as its header is pushed, before any payload", () => {
+    const header = header64(0x82, [0, 0, 0, 0, 0x01, 0x00, 0x00, 0x01]);
+    const parser = new FrameParser();
+    assertThrowsError(() => parser.push(header, () => {}), tooBig(16 * MiB + 1, 16 * MiB));
+    assert.equal(parser.heldBytes, 14, "no payload buffer was allocated");
+  });
+
+  it("FrameParser rejects an oversized frame on the push that completes its header", () => {
+    for (const role of ["server", "client"] as const) {
+      const mask = role === "server" ? RFC_MASK : undefined;
+      for (const [limit, length] of [[125, 126], [65535, 65536], [100, 65536]] as const) {
+        const header = rawFrame(Opcode.Binary, undefined, { mask, declaredLength: length });
+        const parser = new FrameParser({ role, maxFrameSize: limit });
+        for (let i = 0; i < header.length - 1; i++) {
+          parser.push(header.slice(i, i + 1), () => assert.fail("no frame expected"));
+        }
+        assertThrowsError(
+          () => parser.push(header.slice(-1), () => {}),
+          tooBig(length, limit),
+          `${role}, ${length} over ${limit}`,
+        );
+      }
+    }
+  });
+
+  it("FrameParser accepts a frame of exactly maxFrameSize and rejects one byte more, for each length encoding", () => {
+    for (const limit of [1, 124, 125, 126, 65535, 65536, 70000]) {
+      const atLimit = parseFrames([rawFrame(Opcode.Binary, pattern(limit), masked)], {
+        maxFrameSize: limit,
+      });
+      assert.equal(atLimit.error, undefined, `at ${limit}`);
+      assert.equal(atLimit.items[0]?.payload.length, limit);
+      const over = parseFrames([rawFrame(Opcode.Binary, pattern(limit + 1), masked)], {
+        maxFrameSize: limit,
+      });
+      assertError(over.error, tooBig(limit + 1, limit), `over ${limit}`);
+    }
+  });
+
+  it("FrameParser accepts the default limit of 16 MiB exactly", () => {
+    const payload = pattern(16 * MiB);
+    const outcome = parseFrames([rawFrame(Opcode.Binary, payload)], { role: "client" });
+    assert.equal(outcome.error, undefined);
+    assert.equal(outcome.items[0]?.payload.length, 16 * MiB);
+  });
+
+  it("FrameParser with maxFrameSize Infinity accepts a header declaring Number.MAX_SAFE_INTEGER bytes", () => {
+    const parser = new FrameParser({ maxFrameSize: Infinity });
+    parser.push(header64(0x82, [0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), () => {});
+    assert.equal(parser.midFrame, true);
+  });
+
+  it("FrameParser applies controls' 125-byte limit even with a larger maxFrameSize", () => {
+    const ok = parseFrames([rawFrame(Opcode.Close, pattern(125), masked)], {
+      maxFrameSize: Infinity,
+    });
+    assert.equal(ok.error, undefined);
+    assert.equal(ok.items[0]?.payload.length, 125);
+  });
+
+  it("FrameParser applies maxFrameSize to control frames too", () => {
+    const outcome = parseFrames([rawFrame(Opcode.Ping, pattern(11), masked)], { maxFrameSize: 10 });
+    assertError(outcome.error, tooBig(11, 10));
+  });
+
+  it("FrameParser requires masked frames by default (role server)", () => {
+    const outcome = parseFrames([rawFrame(Opcode.Text, HELLO)]);
+    assertError(outcome.error, protocol("UNMASKED_FRAME"));
+  });
+
+  it("FrameParser delivers the same frames for random chunkings of many frames", () => {
+    const random = new Random(0x70617273);
+    for (let round = 0; round < 200; round++) {
+      const role: Role = random.chance(0.5) ? "server" : "client";
+      const parts: Uint8Array[] = [];
+      const frames: Frame[] = [];
+      const count = random.int(1, 12);
+      for (let i = 0; i < count; i++) {
+        const opcode = random.pick([Opcode.Text, Opcode.Binary, Opcode.Ping, Opcode.Continuation]);
+        const control = opcode === Opcode.Ping;
+        const size = control ? random.int(0, 125) : random.pick([0, 1, 5, 125, 126, 300, 70000]);
+        const payload = random.bytes(size);
+        const fin = control || random.chance(0.7);
+        const mask = role === "server" ? random.bytes(4) : undefined;
+        parts.push(rawFrame(opcode, payload, { fin, mask }));
+        frames.push(expectFrame(opcode, payload, { fin, masked: role === "server" }));
+      }
+      const all = concat(parts);
+      const cuts: number[] = [];
+      for (let at = random.int(0, 40); at < all.length; at += random.int(0, 3000)) cuts.push(at);
+      const outcome = parseFrames(splitAt(all, cuts), { role });
+      assert.equal(outcome.error, undefined, `round ${round}`);
+      assertFramesEqual(outcome.items, frames, `round ${round}`);
+    }
+  });
+
+  it("FrameParser ignores empty chunks anywhere", () => {
+    const input = rawFrame(Opcode.Text, HELLO, masked);
+    const chunks = chunksOf(input, 1).flatMap((
+      chunk,
+    ) => [new Uint8Array(0), chunk, new Uint8Array(0)]);
+    const outcome = parseFrames(chunks);
+    assertFramesEqual(outcome.items, [expectFrame(Opcode.Text, HELLO, { masked: true })]);
+  });
+
+  it("FrameParser hands out a frame inside one chunk as a view of that chunk, without a copy", () => {
+    const chunk = concat([
+      rawFrame(Opcode.Binary, pattern(300), masked),
+      rawFrame(Opcode.Text, HELLO, masked),
+    ]);
+    const outcome = parseFrames([chunk]);
+    assert.equal(outcome.items.length, 2);
+    const [first, second] = outcome.items as [Frame, Frame];
+    assert.equal(first.payload.buffer, chunk.buffer);
+    assert.equal(first.payload.byteOffset, 8);
+    assert.equal(second.payload.buffer, chunk.buffer);
+    assert.equal(second.payload.byteOffset, 8 + 300 + 6);
+  });
+
+  it("FrameParser unmasks a payload in place, in the chunk it was given", () => {
+    const chunk = rawFrame(Opcode.Text, HELLO, masked);
+    parseFrames([chunk]);
+    assert.deepEqual(chunk.subarray(6), HELLO);
+  });
+
+  it("FrameParser copies a frame spanning chunks once, into a buffer of its exact size", () => {
+    for (const size of [2, 125, 126, 65536]) {
+      const input = rawFrame(Opcode.Binary, pattern(size), masked);
+      const chunks = splitAt(input, [input.length - 1]);
+      const outcome = parseFrames(chunks);
+      const payload = outcome.items[0]!.payload;
+      assert.ok(chunks.every((chunk) => chunk.buffer !== payload.buffer), `size ${size}`);
+      assert.equal(payload.byteOffset, 0);
+      assert.equal(payload.buffer.byteLength, size);
+      assert.deepEqual(payload, pattern(size));
+    }
+  });
+
+  it("FrameParser calls onHeader with the opcode and length before the payload arrives", () => {
+    const calls: string[] = [];
+    const parser = new FrameParser({
+      role: "client",
+      onHeader: (opcode, length) => calls.push(`header ${opcode} ${length}`),
+    });
+    const input = concat([
+      rawFrame(Opcode.Binary, pattern(300), { fin: false }),
+      rawFrame(Opcode.Ping, HELLO),
+    ]);
+    for (const chunk of chunksOf(input, 1)) {
+      parser.push(chunk, (frame) => calls.push(`frame ${frame.opcode} ${frame.payload.length}`));
+    }
+    assert.deepEqual(calls, ["header 2 300", "frame 2 300", "header 9 5", "frame 9 5"]);
+  });
+
+  it("FrameParser propagates an error thrown by onHeader and keeps throwing it", () => {
+    const assembler = new MessageAssembler({ maxMessageSize: 100 });
+    const parser = new FrameParser({
+      onHeader: (opcode, length) => assembler.checkHeader(opcode, length),
+    });
+    const header = rawFrame(Opcode.Binary, undefined, { mask: RFC_MASK, declaredLength: 101 });
+    const error = assertThrowsError(() => parser.push(header, () => {}), {
+      type: MessageTooBigError,
+      closeCode: 1009,
+      code: "MESSAGE_TOO_BIG",
+      size: 101,
+      limit: 100,
+    });
+    assert.throws(() => parser.push(new Uint8Array(1), () => {}), (thrown) => thrown === error);
+  });
+
+  it("FrameParser midFrame tells whether a frame was started and not finished", () => {
+    const input = rawFrame(Opcode.Text, HELLO, masked);
+    const parser = new FrameParser();
+    assert.equal(parser.midFrame, false);
+    for (let i = 0; i < input.length; i++) {
+      parser.push(input.slice(i, i + 1), () => {});
+      assert.equal(parser.midFrame, i < input.length - 1, `after byte ${i}`);
+    }
+  });
+
+  it("FrameParser heldBytes counts the partial payload of a frame spanning chunks", () => {
+    const parser = new FrameParser();
+    assert.equal(parser.heldBytes, 14);
+    const input = rawFrame(Opcode.Binary, pattern(1000), masked);
+    parser.push(input.slice(0, 20), () => {});
+    assert.equal(parser.heldBytes, 1000 + 14);
+    parser.push(input.slice(20), () => {});
+    assert.equal(parser.heldBytes, 14);
+  });
+
+  it("FrameParser rejects invalid maxFrameSize values with a RangeError", () => {
+    for (const value of [0, -1, 1.5, NaN, -Infinity, 2 ** 53, "10", null]) {
+      assert.throws(
+        () => new FrameParser({ maxFrameSize: value as number }),
+        RangeError,
+        String(value),
+      );
+    }
+  });
+
+  it("FrameParser accepts 1, Number.MAX_SAFE_INTEGER and Infinity as maxFrameSize", () => {
+    for (const value of [1, Number.MAX_SAFE_INTEGER, Infinity]) {
+      new FrameParser({ maxFrameSize: value });
+    }
+  });
+
+  it("FrameParser rejects an invalid role with a RangeError", () => {
+    for (const value of ["Server", "", "both", 1, null]) {
+      assert.throws(() => new FrameParser({ role: value as Role }), RangeError, String(value));
+    }
+  });
+});
+
+describe("FrameParserStream", () => {
+  for (const fixture of [...RFC_FIXTURES, ...MORE_FIXTURES]) {
+    if (fixture.bytes.length > 1000) continue; // the large ones run below, with fewer splits
+    it(`FrameParserStream parses ${fixture.name} split at every byte boundary`, async () => {
+      for (const { label, chunks } of everyChunking(fixture.bytes)) {
+        const outcome = await streamFrames(chunks, { role: fixture.role });
+        assert.equal(outcome.error, undefined, label);
+        assertFramesEqual(outcome.items, fixture.frames, label);
+      }
+    });
+  }
+
+  it("FrameParserStream parses the large fixtures in random chunks", async () => {
+    const random = new Random(5);
+    for (const fixture of [...RFC_FIXTURES, ...MORE_FIXTURES]) {
+      for (let round = 0; round < 5; round++) {
+        const cuts: number[] = [];
+        for (let at = random.int(0, 20); at < fixture.bytes.length; at += random.int(1, 20000)) {
+          cuts.push(at);
+        }
+        const outcome = await streamFrames(splitAt(fixture.bytes, cuts), { role: fixture.role });
+        assert.equal(outcome.error, undefined, fixture.name);
+        assertFramesEqual(outcome.items, fixture.frames, fixture.name);
+      }
+    }
+  });
+
+  for (const fixture of ERROR_FIXTURES) {
+    it(`FrameParserStream rejects ${fixture.name} after the frames before it`, async () => {
+      const leading = leadingFrame(fixture.role);
+      const input = concat([leading.bytes, fixture.bytes]);
+      for (const { label, chunks } of everyChunking(input)) {
+        const outcome = await streamFrames(chunks, { ...fixture.options, role: fixture.role });
+        assertError(outcome.error, fixture.expected, label);
+        assertFramesEqual(outcome.items, [leading.frame], label);
+      }
+    });
+  }
+
+  it("FrameParserStream delivers every frame completed before a violation in the same chunk", async () => {
+    const chunk = concat([
+      rawFrame(Opcode.Text, text("a"), masked),
+      rawFrame(Opcode.Binary, text("b"), masked),
+      rawFrame(Opcode.Ping, text("c"), masked),
+      rawFrame(Opcode.Text, text("d")),
+    ]);
+    // A slow consumer: the error must still wait for every frame to be read.
+    const outcome = await collect(
+      readableOf([chunk]).pipeThrough(new FrameParserStream()),
+      async () => {
+        for (let i = 0; i < 3; i++) await nextTask();
+      },
+    );
+    assert.deepEqual(outcome.items.map((frame) => new TextDecoder().decode(frame.payload)), [
+      "a",
+      "b",
+      "c",
+    ]);
+    assertError(outcome.error, protocol("UNMASKED_FRAME"));
+  });
+
+  it("FrameParserStream fails with TRUNCATED_FRAME when the input ends inside a frame", async () => {
+    const input = concat([
+      rawFrame(Opcode.Text, HELLO, masked),
+      rawFrame(Opcode.Binary, pattern(300), masked),
+    ]);
+    const firstEnd = 11;
+    for (let end = 1; end < input.length; end++) {
+      const prefix = input.subarray(0, end);
+      const outcome = await streamFrames(end % 2 === 0 ? [prefix.slice()] : chunksOf(prefix, 7));
+      if (end === firstEnd) {
+        assert.equal(outcome.error, undefined, `ending at ${end}`);
+      } else {
+        assertError(outcome.error, protocol("TRUNCATED_FRAME"), `ending at ${end}`);
+      }
+      assert.equal(outcome.items.length, end >= firstEnd ? 1 : 0, `frames before ${end}`);
+    }
+  });
+
+  it("FrameParserStream ends cleanly on empty input and between frames", async () => {
+    assert.deepEqual(await streamFrames([]), { items: [], error: undefined, errored: false });
+    const outcome = await streamFrames([
+      new Uint8Array(0),
+      rawFrame(Opcode.Ping, undefined, masked),
+    ]);
+    assert.equal(outcome.errored, false);
+    assert.equal(outcome.items.length, 1);
+  });
+
+  it("FrameParserStream hands out a frame inside one chunk without a copy", async () => {
+    const chunk = rawFrame(Opcode.Binary, pattern(2000), masked);
+    const outcome = await streamFrames([chunk]);
+    assert.equal(outcome.items[0]?.payload.buffer, chunk.buffer);
+  });
+
+  it("FrameParserStream stops waiting to report an error when its reader cancels", async () => {
+    const stream = readableOf([
+      concat([rawFrame(Opcode.Ping, HELLO, masked), rawFrame(Opcode.Ping, HELLO)]),
+    ])
+      .pipeThrough(new FrameParserStream());
+    const reader = stream.getReader();
+    const first = await reader.read();
+    assert.equal(first.done, false);
+    await reader.cancel();
+    // Nothing is left pending: the test runners' leak checks would report a running timer.
+    await nextTask();
+  });
+
+  it("FrameParserStream rejects invalid options with a RangeError at construction", () => {
+    for (const value of [0, -1, 1.5, NaN, "10", null]) {
+      assert.throws(
+        () => new FrameParserStream({ maxFrameSize: value as number }),
+        RangeError,
+        String(value),
+      );
+    }
+    assert.throws(() => new FrameParserStream({ role: "peer" as Role }), RangeError);
+  });
+});
