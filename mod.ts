@@ -36,8 +36,8 @@ export {
   WEBSOCKET_GUID,
 } from "./src/constants.ts";
 export {
-  closeFrameFor,
   type CloseFrameContent,
+  closeFrameFor,
   HandshakeError,
   InvalidDataError,
   MessageTooBigError,
@@ -73,3 +73,44 @@ export {
   type MessageAssemblerOptions,
   MessageAssemblerStream,
 } from "./src/message_assembler.ts";
+export {
+  acceptKey,
+  type AcceptResponseOptions,
+  buildAcceptResponse,
+  buildErrorResponse,
+  DEFAULT_MAX_HEADER_FIELDS,
+  type ErrorResponseOptions,
+  isUpgradeRequest,
+  type ParsedRequest,
+  parseRequestHead,
+  type ParseRequestHeadOptions,
+  toRequest,
+  type UpgradeRequest,
+  validateUpgrade,
+} from "./src/handshake.ts";
+export { HandshakeRequest } from "./src/handshake_request.ts";
+export { encodeResponse } from "./src/http_response.ts";
+export {
+  type CloseInfo,
+  Connection,
+  type ConnectionEventMap,
+  type ConnectionListener,
+  type ConnectionState,
+  type DataMessage,
+} from "./src/connection.ts";
+export {
+  DEFAULT_MAX_BUFFERED_AMOUNT,
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_MAX_SEND_SIZE,
+  serve,
+  type ServeOptions,
+  Server,
+} from "./src/server.ts";
+export type {
+  ByteConnection,
+  Listen,
+  Listener,
+  ListenOptions,
+  RemoteAddress,
+  TlsOptions,
+} from "./src/adapters/types.ts";

@@ -1,0 +1,261 @@
+/**
+ * A chat room in the browser, with small limits to show what happens when a message is too big.
+ * The page is served on `/` by `onRequest`; the socket is `/ws`. Every text message goes to
+ * everyone, wrapped in JSON with the sender's name. A message over the limit ends its sender's
+ * connection with close code 1009, and the page shows the code and reason.
+ *
+ * ```sh
+ * deno task start                          # http://127.0.0.1:8080/
+ * deno run -A examples/chat.ts --port 8000 --max-message-size 1024
+ * bun run examples/chat.ts
+ * node npm/examples/chat.js                # after `deno task build:npm`
+ * ```
+ *
+ * Flags: `--port`, `--host`, `--max-frame-size`, `--max-fragments`, `--max-message-size`,
+ * `--max-send-size` (bytes, or `Infinity`), `--quiet`.
+ *
+ * Messages from the server: `{ type: "welcome", you, users }` to a new user, `{ type: "join",
+ * user, users }` and `{ type: "leave", user, users, code, reason }` to the others, `{ type:
+ * "message", from, text }` to everyone, and `{ type: "error", text }` to a sender whose message
+ * could not be sent on.
+ *
+ * @module
+ */
+
+import { realpathSync } from "node:fs";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { type Connection, serve, type Server } from "../mod.ts";
+import { type ChatLimits, chatPage } from "./chat_page.ts";
+
+/** Options of {@linkcode startChat}. */
+export interface ChatOptions {
+  /**
+   * The port to listen on; 0 picks a free one.
+   *
+   * @default {8080}
+   */
+  port?: number | undefined;
+  /**
+   * The address to bind.
+   *
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string | undefined;
+  /**
+   * Largest payload of one incoming frame, in bytes, or `Infinity`.
+   *
+   * @default {4096}
+   */
+  maxFrameSize?: number | undefined;
+  /**
+   * Most frames in one incoming message, or `Infinity`.
+   *
+   * @default {16}
+   */
+  maxFragments?: number | undefined;
+  /**
+   * Largest incoming message, in bytes, or `Infinity`: a bigger one closes its connection with 1009.
+   *
+   * @default {4096}
+   */
+  maxMessageSize?: number | undefined;
+  /**
+   * Largest outgoing message, in bytes, or `Infinity`.
+   *
+   * @default {32768}
+   */
+  maxSendSize?: number | undefined;
+  /**
+   * Where joins and leaves are logged.
+   *
+   * @default {undefined} nowhere
+   */
+  log?: ((line: string) => void) | undefined;
+}
+
+/**
+ * The chat's limits, far below the server's defaults so that the page can show them being hit.
+ * `maxSendSize` leaves room for the JSON around a message: escaping can grow each byte of text
+ * to six (`\u0001`).
+ */
+export const CHAT_LIMITS: Readonly<ChatLimits> = {
+  maxFrameSize: 4096,
+  maxFragments: 16,
+  maxMessageSize: 4096,
+  maxSendSize: 32768,
+};
+
+/** What the server sends to the page. */
+type ChatEvent =
+  | { type: "welcome"; you: string; users: number }
+  | { type: "join"; user: string; users: number }
+  | { type: "leave"; user: string; users: number; code: number; reason: string }
+  | { type: "message"; from: string; text: string }
+  | { type: "error"; text: string };
+
+/**
+ * Starts the chat server: the page on `/`, the socket on `/ws`. Await `ready` on the result
+ * before reading its port, and stop it with `shutdown()`.
+ *
+ * @example Start on a free port and stop
+ * ```ts
+ * import { startChat } from "./chat.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const server = startChat({ port: 0 });
+ * await server.ready;
+ * const page = await fetch(`http://127.0.0.1:${server.port}/`);
+ * assert.match(await page.text(), /<dt>maxMessageSize<\/dt><dd>4 KiB<\/dd>/);
+ * await server.shutdown();
+ * ```
+ */
+export function startChat(options: ChatOptions = {}): Server {
+  const limits: ChatLimits = {
+    maxFrameSize: options.maxFrameSize ?? CHAT_LIMITS.maxFrameSize,
+    maxFragments: options.maxFragments ?? CHAT_LIMITS.maxFragments,
+    maxMessageSize: options.maxMessageSize ?? CHAT_LIMITS.maxMessageSize,
+    maxSendSize: options.maxSendSize ?? CHAT_LIMITS.maxSendSize,
+  };
+  const log = options.log ?? (() => {});
+  // Only connections that completed their handshake have a name.
+  const names = new Map<Connection, string>();
+  let joined = 0;
+
+  const broadcast = (event: ChatEvent, except?: Connection): void => {
+    const json = JSON.stringify(event);
+    for (const conn of server.connections) if (conn !== except) conn.sendText(json);
+  };
+
+  const server: Server = serve({
+    port: options.port ?? 8080,
+    hostname: options.hostname ?? "127.0.0.1",
+    ...limits,
+    onRequest: (request) => respond(request, limits),
+    onConnect(conn) {
+      conn.on("handshake", (_conn, request) => {
+        if (request.path !== "/ws") return request.reject(404);
+        // Browsers send Origin: refuse pages of other sites that try to join in a visitor's name.
+        const origin = request.origin;
+        if (origin !== undefined && origin !== `http://${request.host.toLowerCase()}`) {
+          request.reject(403);
+        }
+      });
+      conn.on("ready", (conn) => {
+        const name = `guest-${++joined}`;
+        names.set(conn, name);
+        const users = server.connections.length;
+        conn.sendText(JSON.stringify({ type: "welcome", you: name, users } satisfies ChatEvent));
+        broadcast({ type: "join", user: name, users }, conn);
+        log(`${name} joined from ${conn.ip}:${conn.port} (${users} online)`);
+      });
+      conn.on("text", (conn, text) => {
+        try {
+          broadcast({ type: "message", from: names.get(conn)!, text });
+        } catch (error) {
+          // Only when maxSendSize is set below what a message can grow to in its JSON.
+          if (!(error instanceof RangeError)) throw error;
+          conn.sendText(JSON.stringify({ type: "error", text: error.message } satisfies ChatEvent));
+        }
+      });
+      conn.on("disconnect", (conn, code, reason) => {
+        const name = names.get(conn);
+        if (name === undefined) return;
+        names.delete(conn);
+        const users = server.connections.length;
+        broadcast({ type: "leave", user: name, users, code, reason });
+        log(`${name} left: ${code} ${reason} (${users} online)`);
+      });
+    },
+  });
+  return server;
+}
+
+/** Answers the plain HTTP requests: the page on `/`, 404 elsewhere. */
+function respond(request: Request, limits: ChatLimits): Response {
+  if (new URL(request.url).pathname !== "/") {
+    return new Response("Not found\n", {
+      status: 404,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return new Response("Method not allowed\n", {
+      status: 405,
+      headers: { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  const nonce = crypto.randomUUID();
+  return new Response(chatPage(limits, nonce), {
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      // Only the page's own script and style run, and it may only connect back to this server.
+      "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; ` +
+        `style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; ` +
+        `form-action 'none'; frame-ancestors 'none'`,
+    },
+  });
+}
+
+/** Whether this module is the program run. Node 20 has no `import.meta.main`. */
+function isMain(): boolean {
+  const main = (import.meta as { main?: boolean }).main;
+  if (main !== undefined) return main;
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a numeric flag; `undefined` keeps the chat's default. */
+function numberFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (Number.isNaN(number)) {
+    throw new RangeError(`Cannot read --${name}: "${value}" is not a number`);
+  }
+  return number;
+}
+
+if (isMain()) {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      port: { type: "string", default: "8080" },
+      host: { type: "string", default: "127.0.0.1" },
+      "max-frame-size": { type: "string" },
+      "max-fragments": { type: "string" },
+      "max-message-size": { type: "string" },
+      "max-send-size": { type: "string" },
+      quiet: { type: "boolean", default: false },
+    },
+  });
+
+  const server = startChat({
+    port: numberFlag("port", values.port),
+    hostname: values.host,
+    maxFrameSize: numberFlag("max-frame-size", values["max-frame-size"]),
+    maxFragments: numberFlag("max-fragments", values["max-fragments"]),
+    maxMessageSize: numberFlag("max-message-size", values["max-message-size"]),
+    maxSendSize: numberFlag("max-send-size", values["max-send-size"]),
+    log: values.quiet ? undefined : console.log,
+  });
+
+  await server.ready;
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  console.log(`chat on http://${host}:${server.port}/ (socket on /ws)`);
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      console.log("shutting down");
+      server.shutdown().then(() => process.exit(0));
+    });
+  }
+}
