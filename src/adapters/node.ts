@@ -296,3 +296,6 @@ function plain(bytes: Uint8Array): Uint8Array {
 function closedError(action: string): Error {
   return new Error(`Cannot ${action}: the socket is closed`);
 }
+
+// The node:http integration lives beside the adapter, on the same subpath.
+export { handleUpgrade } from "./node_http.ts";
