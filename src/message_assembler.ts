@@ -48,6 +48,8 @@ const KEEP_THRESHOLD = 4096;
 const BLOCK_SIZE = 65536;
 
 const EMPTY = new Uint8Array(0);
+/** Shared, so decoding a fragment allocates no options object. */
+const STREAM: TextDecodeOptions = { stream: true };
 
 /**
  * A synchronous message assembler: push frames in, get messages out.
@@ -218,7 +220,7 @@ export class MessageAssembler {
 
   #decode(payload: Uint8Array, stream: boolean): string {
     try {
-      return this.#decoder.decode(payload, { stream });
+      return stream ? this.#decoder.decode(payload, STREAM) : this.#decoder.decode(payload);
     } catch {
       throw new InvalidDataError("Cannot decode text message: invalid UTF-8", "INVALID_UTF8");
     }
