@@ -101,7 +101,10 @@ const PING_AFTER_SWEEPS = 4;
 const CLOSE_AFTER_SWEEPS = 8;
 /** Unread bytes of messages that {@linkcode Connection.readable} holds before reading pauses. */
 const READABLE_HIGH_WATER_MARK = 1 << 20;
-/** `bufferedAmount` above which a write to {@linkcode Connection.writable} waits for `drain`. */
+/**
+ * `bufferedAmount` above which a write to {@linkcode Connection.writable} waits until it is below
+ * again; half of `maxBufferedAmount` when that is smaller, so a waiting writer never crosses it.
+ */
 const WRITABLE_HIGH_WATER_MARK = 1 << 20;
 
 /**
@@ -151,7 +154,8 @@ export class Connection {
   #inFlightBytes = 0;
   #flushScheduled = false;
 
-  #drainWaiters: (() => void)[] = [];
+  // Writers of the writable waiting for bufferedAmount to fall to their mark.
+  #drainWaiters: { mark: number; resolve: () => void }[] = [];
 
   // Keepalive: the sweep count when bytes last arrived, and whether we pinged since.
   #lastSeen = 0;
@@ -263,8 +267,8 @@ export class Connection {
 
   /**
    * A stream to send messages through: a string is sent as text, bytes as binary. A write
-   * resolves once `bufferedAmount` is below about 1 MiB, so a writer awaiting its writes
-   * follows the peer's pace. Closing the stream closes the connection with 1000; a write after
+   * resolves once `bufferedAmount` is at most 1 MiB (or half of `maxBufferedAmount`, if that is
+   * smaller), so a writer awaiting its writes follows the peer's pace. Closing the stream closes the connection with 1000; a write after
    * the connection started closing rejects.
    */
   get writable(): WritableStream<string | Uint8Array> {
@@ -274,7 +278,8 @@ export class Connection {
         if (!sent) {
           throw new DOMException("Cannot write: the connection is closing", "InvalidStateError");
         }
-        if (this.bufferedAmount > WRITABLE_HIGH_WATER_MARK) await this.#drained();
+        const mark = Math.min(WRITABLE_HIGH_WATER_MARK, this.#settings.maxBufferedAmount / 2);
+        if (this.bufferedAmount > mark) await this.#bufferedAtMost(mark);
       },
       close: () => this.disconnect(),
       abort: () => this.disconnect(CloseCode.GoingAway),
@@ -378,8 +383,7 @@ export class Connection {
     const payload = typeof data === "string" ? encoder.encode(data) : data;
     checkControlPayload(payload);
     if (!this.#canSend()) return false;
-    this.#write(encodeFrame(Opcode.Ping, payload));
-    return true;
+    return this.#write(encodeFrame(Opcode.Ping, payload));
   }
 
   /**
@@ -669,37 +673,40 @@ export class Connection {
     );
   }
 
+  /** Queues a data message; returns false when it overflowed `maxBufferedAmount` (dropped). */
   #sendData(opcode: number, payload: Uint8Array): boolean {
     const length = payload.length;
     if (length > this.#maxSendSize) this.#tooBigToSend(length);
     const fragmentSize = this.#settings.fragmentSize;
-    if (length <= fragmentSize) {
-      this.#write(encodeFrame(opcode, payload));
-      return true;
-    }
+    if (length <= fragmentSize) return this.#write(encodeFrame(opcode, payload));
     // RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations.
     for (let offset = 0; offset < length; offset += fragmentSize) {
       const end = Math.min(offset + fragmentSize, length);
-      this.#write(
-        encodeFrame(offset === 0 ? opcode : Opcode.Continuation, payload.subarray(offset, end), {
-          fin: end === length,
-        }),
+      const frame = encodeFrame(
+        offset === 0 ? opcode : Opcode.Continuation,
+        payload.subarray(offset, end),
+        { fin: end === length },
       );
+      if (!this.#write(frame)) return false;
     }
     return true;
   }
 
-  #write(buffers: Uint8Array[]): void {
+  /** Queues bytes for the next flush; returns false when they overflowed and were dropped. */
+  #write(buffers: Uint8Array[]): boolean {
     for (const buffer of buffers) {
       this.#queue.push(buffer);
       this.#queuedBytes += buffer.length;
     }
     if (this.bufferedAmount > this.#settings.maxBufferedAmount) {
       this.#overflow();
-    } else if (!this.#flushScheduled) {
+      return false;
+    }
+    if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flush);
     }
+    return true;
   }
 
   /** The peer stopped reading and too much piled up: drop it all and close with 1008. */
@@ -717,22 +724,22 @@ export class Connection {
     queueMicrotask(() => this.#finish(error.closeCode, error.message, false));
   }
 
-  /** Resolves once `bufferedAmount` is 0 or the connection ended. */
-  #drained(): Promise<void> {
-    if (this.bufferedAmount === 0 || this.#state === "closed") return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  /** Resolves once `bufferedAmount` is at most `mark`, or the connection ended. */
+  #bufferedAtMost(mark: number): Promise<void> {
+    if (this.bufferedAmount <= mark || this.#state === "closed") return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push({ mark, resolve }));
   }
 
-  #onDrain(): void {
-    this.#releaseDrainWaiters();
-    this.#emit("drain");
-  }
-
+  /** Releases the writers whose mark `bufferedAmount` fell to (all of them once closed). */
   #releaseDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.#drainWaiters.length === 0) return;
+    const amount = this.#state === "closed" ? -1 : this.bufferedAmount;
+    const waiting = [];
+    for (const waiter of this.#drainWaiters) {
+      if (amount <= waiter.mark) waiter.resolve();
+      else waiting.push(waiter);
+    }
+    this.#drainWaiters = waiting;
   }
 
   readonly #flush = (): void => {
@@ -746,7 +753,8 @@ export class Connection {
     this.#writer.write(vector).then(
       () => {
         this.#inFlightBytes -= bytes;
-        if (this.bufferedAmount === 0) this.#onDrain();
+        this.#releaseDrainWaiters();
+        if (this.bufferedAmount === 0) this.#emit("drain");
       },
       () => this.#finish(this.#closeSent ? this.#closeCode : CloseCode.Abnormal, "", false),
     );

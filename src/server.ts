@@ -219,7 +219,12 @@ export class Server {
     };
     const silenceMax = checkSeconds("silenceMax", options.silenceMax, 20, true);
     const tickPeriod = checkSeconds("tickPeriod", options.tickPeriod, 0, true);
-    this.ready = this.#start(port);
+    // Timers start once the server listens: a server that cannot listen leaves none behind.
+    this.ready = this.#start(port).then(() => this.#startTimers(silenceMax, tickPeriod));
+  }
+
+  #startTimers(silenceMax: number, tickPeriod: number): void {
+    if (this.#shutdown !== undefined) return;
     if (silenceMax > 0) {
       this.#sweepTimer = setInterval(
         () => this.#sweep(),
