@@ -38,8 +38,14 @@ interface DenoNet {
   listenTls(options: { hostname: string; port: number; cert: string; key: string }): DenoListener;
 }
 
-/** Bytes asked of the kernel per read: Deno's own readable uses the same size. */
-const READ_SIZE = 64 * 1024;
+/**
+ * Bytes asked of the kernel per read, adapted to the traffic: the buffer doubles after a read that
+ * filled it, up to the maximum (what Deno's own readable uses), and falls back to the minimum
+ * after a small read. Each connection has a read pending at all times, so an idle connection
+ * pinning 64 KiB made Deno's memory per idle connection 4x its peer's.
+ */
+const MIN_READ_SIZE = 4 * 1024;
+const MAX_READ_SIZE = 64 * 1024;
 /**
  * Reads up to this size are copied out and the read buffer is reused; larger ones are handed over
  * and a new buffer is allocated. Measured on Deno 2.9.6: `slice(0, 16 KiB)` takes 2.6 µs,
@@ -170,7 +176,7 @@ class DenoConnection implements ByteConnection {
   readonly closed: Promise<void>;
 
   #conn: DenoConn;
-  #buffer = new Uint8Array(READ_SIZE);
+  #buffer = new Uint8Array(MIN_READ_SIZE);
   #readController!: ReadableStreamDefaultController<Uint8Array>;
   #writeController!: WritableStreamDefaultController;
   #readEnded = false;
@@ -223,11 +229,18 @@ class DenoConnection implements ByteConnection {
       this.#releaseIfDone();
       return;
     }
+    const size = this.#buffer.length;
+    const nextSize = n === size
+      ? Math.min(size * 2, MAX_READ_SIZE)
+      : n <= MIN_READ_SIZE / 2
+      ? MIN_READ_SIZE
+      : size;
     if (n <= COPY_READS_UP_TO) {
       this.#readController.enqueue(this.#buffer.slice(0, n));
+      if (nextSize !== size) this.#buffer = new Uint8Array(nextSize);
     } else {
       this.#readController.enqueue(this.#buffer.subarray(0, n));
-      this.#buffer = new Uint8Array(READ_SIZE);
+      this.#buffer = new Uint8Array(nextSize);
     }
   }
 
