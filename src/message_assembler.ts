@@ -50,6 +50,8 @@ const BLOCK_SIZE = 65536;
 const EMPTY = new Uint8Array(0);
 /** Shared, so decoding a fragment allocates no options object. */
 const STREAM: TextDecodeOptions = { stream: true };
+/** Decodes whole (unfragmented) text messages; a non-streaming decode leaves no state behind. */
+const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * A synchronous message assembler: push frames in, get messages out.
@@ -79,7 +81,9 @@ const STREAM: TextDecodeOptions = { stream: true };
 export class MessageAssembler {
   readonly #maxMessageSize: number;
   readonly #maxFragments: number;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  // A streaming decoder, made for the first fragmented text message: most connections never
+  // need one, and whole messages share a module-wide decoder.
+  #decoder: TextDecoder | undefined;
 
   // The message being assembled: its opcode (0 when none), frame count and size so far.
   #opcode = 0;
@@ -220,7 +224,13 @@ export class MessageAssembler {
 
   #decode(payload: Uint8Array, stream: boolean): string {
     try {
-      return stream ? this.#decoder.decode(payload, STREAM) : this.#decoder.decode(payload);
+      if (stream) {
+        this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+        return this.#decoder.decode(payload, STREAM);
+      }
+      // The last fragment of a message flushes its streaming decoder; a whole message has no
+      // state to keep, so the shared decoder serves it.
+      return (this.#opcode === 0 ? wholeDecoder : this.#decoder!).decode(payload);
     } catch {
       throw new InvalidDataError("Cannot decode text message: invalid UTF-8", "INVALID_UTF8");
     }
