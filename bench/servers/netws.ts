@@ -1,0 +1,42 @@
+/**
+ * Echo server of the echo benchmark, on netws, for Deno and Bun (Node runs the same code compiled:
+ * see `netws_node.mjs`). Echoes every message whole with its opcode; limits leave room for a 1 MiB
+ * message sent as 128 fragments.
+ *
+ * ```sh
+ * deno run -A bench/servers/netws.ts 9001
+ * bun bench/servers/netws.ts 9001
+ * ```
+ *
+ * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>` once
+ * ready. Stops on SIGTERM or SIGINT.
+ *
+ * @module
+ */
+
+import { serve } from "../../mod.ts";
+
+const MIB = 1024 * 1024;
+
+// Deno and Bun both provide Node's `process` as a global.
+const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
+
+const server = serve({
+  port,
+  hostname: "127.0.0.1",
+  maxMessageSize: 2 * MIB,
+  maxFrameSize: 2 * MIB,
+  maxFragments: 4096,
+  onConnect(conn) {
+    conn.on("text", (c, text) => c.sendText(text));
+    conn.on("binary", (c, data) => c.sendBinary(data));
+  },
+  onError(error) {
+    console.error("netws echo server:", error);
+  },
+});
+await server.ready;
+console.log(`listening ${server.port}`);
+
+// Exit normally on a signal, so that a profiler (--cpu-prof) writes its profile.
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));

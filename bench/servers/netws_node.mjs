@@ -1,0 +1,37 @@
+// Echo server of the echo benchmark, on netws, for Node: the same server as netws.ts, importing
+// the compiled package whose mod.js `NETWS_MODULE` points at (bench/echo.sh builds it).
+//
+//   NETWS_MODULE=/path/to/npm/mod.js node bench/servers/netws_node.mjs 9001
+//
+// The port comes from the first argument or PORT (default 9001). Prints `listening <port>`.
+
+import { pathToFileURL } from "node:url";
+
+const MIB = 1024 * 1024;
+const modulePath = process.env.NETWS_MODULE;
+if (!modulePath) {
+  console.error("netws_node.mjs: set NETWS_MODULE to the built mod.js");
+  process.exit(1);
+}
+const { serve } = await import(pathToFileURL(modulePath).href);
+const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
+
+const server = serve({
+  port,
+  hostname: "127.0.0.1",
+  maxMessageSize: 2 * MIB,
+  maxFrameSize: 2 * MIB,
+  maxFragments: 4096,
+  onConnect(conn) {
+    conn.on("text", (c, text) => c.sendText(text));
+    conn.on("binary", (c, data) => c.sendBinary(data));
+  },
+  onError(error) {
+    console.error("netws echo server:", error);
+  },
+});
+await server.ready;
+console.log(`listening ${server.port}`);
+
+// Exit normally on a signal, so that a profiler (--cpu-prof) writes its profile.
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
