@@ -9,6 +9,7 @@
  */
 
 import type { ByteConnection, Listen, Listener, ListenOptions, RemoteAddress } from "./types.ts";
+import { closedError, concat, messageOf } from "./shared.ts";
 
 // The part of the Deno namespace this module uses, so that it type-checks without Deno's ambient
 // types (the npm build) and only touches `globalThis.Deno` when `listen` is called.
@@ -313,22 +314,4 @@ class DenoConnection implements ByteConnection {
     }
     this.#resolveClosed();
   }
-}
-
-function concat(vector: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const buffer of vector) {
-    out.set(buffer, offset);
-    offset += buffer.byteLength;
-  }
-  return out;
-}
-
-function closedError(action: string): Error {
-  return new Error(`Cannot ${action}: the socket is closed`);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -18,6 +18,7 @@ import {
 } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import type { ByteConnection, Listen, Listener, RemoteAddress } from "./types.ts";
+import { closedError } from "./shared.ts";
 
 /** Bytes the readable buffers ahead of its consumer before the socket is paused. */
 const READ_AHEAD = 64 * 1024;
@@ -291,10 +292,6 @@ class NodeConnection implements ByteConnection {
 /** A plain `Uint8Array` view of a Node `Buffer`, whose `slice` would not copy. No bytes copied. */
 function plain(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function closedError(action: string): Error {
-  return new Error(`Cannot ${action}: the socket is closed`);
 }
 
 // The node:http integration lives beside the adapter, on the same subpath.
