@@ -41,7 +41,7 @@ import {
   tlsRequest,
   waitFor,
   within,
-} from "./helpers/features.ts";
+} from "./helpers/server.ts";
 import { clientFrame, closeOf, RawClient, upgradeRequest } from "./helpers/raw_client.ts";
 
 const adapters = await loadAdapters();

@@ -2,17 +2,9 @@
 // current runtime (Deno: deno + node, Bun: bun + node, Node: node). Real clients are the runtime's
 // own WebSocket (the `ws` package on Node); byte-exact tests use a raw node:net client.
 
-import { describe, it } from "node:test";
+import { describe } from "node:test";
 import assert from "node:assert/strict";
-import {
-  type Connection,
-  type Frame,
-  type Listen,
-  Opcode,
-  serve,
-  type ServeOptions,
-  type Server,
-} from "../mod.ts";
+import { type Connection, type Frame, Opcode, type Server } from "../mod.ts";
 import { bytesEqual, concat, pattern } from "./helpers/bytes.ts";
 import {
   clientFrame,
@@ -22,148 +14,22 @@ import {
   upgradeRequest,
 } from "./helpers/raw_client.ts";
 import { type CloseInfo, withTimeout, WsClient } from "./helpers/ws_client.ts";
+import {
+  delay,
+  loadAdapters,
+  openRaw,
+  type Scope,
+  start,
+  test,
+  waitFor,
+} from "./helpers/server.ts";
 
-const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
-const adapters: { name: string; listen: Listen }[] = [];
-if (runtime.Deno !== undefined) {
-  adapters.push({ name: "deno", listen: (await import("../src/adapters/deno.ts")).listen });
-} else if (runtime.Bun !== undefined) {
-  adapters.push({ name: "bun", listen: (await import("../src/adapters/bun.ts")).listen });
-}
-adapters.push({ name: "node", listen: (await import("../src/adapters/node.ts")).listen });
+const adapters = await loadAdapters();
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MiB = 1024 * 1024;
 const KiB = 1024;
-
-// ---------------------------------------------------------------------------------------------
-// Harness: every test gets a scope that closes what it opened, and a time limit.
-
-/** Closes everything a test opened, last opened first. */
-class Scope {
-  #cleanups: { cleanup: () => unknown; critical: boolean }[] = [];
-
-  /** Runs `cleanup` when the test ends; a `critical` one fails the test if it throws. */
-  defer(cleanup: () => unknown, critical = false): void {
-    this.#cleanups.push({ cleanup, critical });
-  }
-
-  /** Runs every cleanup; returns the first error of a critical one. */
-  async dispose(): Promise<unknown> {
-    let failure: unknown;
-    for (const { cleanup, critical } of this.#cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        // Clients may be closed already; a server that cannot shut down is a failure.
-        if (critical) failure ??= error;
-      }
-    }
-    return failure;
-  }
-}
-
-const TEST_TIMEOUT_MS = 15_000;
-
-function test(name: string, fn: (scope: Scope) => Promise<void>): void {
-  it(name, async () => {
-    const scope = new Scope();
-    let failure: unknown;
-    try {
-      await withTimeout(fn(scope), TEST_TIMEOUT_MS, `finish "${name}"`);
-    } finally {
-      failure = await scope.dispose();
-    }
-    if (failure !== undefined) throw failure;
-  });
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` every few ms until it holds; throws after `timeoutMs`. */
-async function waitFor(check: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Cannot wait for ${what}: timed out`);
-    await delay(5);
-  }
-}
-
-interface Disconnect {
-  conn: Connection;
-  code: number;
-  reason: string;
-}
-
-/** What the server did, as its callbacks and connection events saw it. */
-class Log {
-  readonly connects: Connection[] = [];
-  readonly ready: Connection[] = [];
-  readonly disconnects: Disconnect[] = [];
-  readonly errors: { error: unknown; conn: Connection | undefined }[] = [];
-
-  disconnectsOf(conn: Connection): Disconnect[] {
-    return this.disconnects.filter((entry) => entry.conn === conn);
-  }
-
-  /** The `index`-th connection to complete its handshake, once it did. */
-  async readyAt(index: number): Promise<Connection> {
-    await waitFor(() => this.ready.length > index, `connection ${index} to be ready`);
-    return this.ready[index]!;
-  }
-}
-
-interface Started {
-  server: Server;
-  port: number;
-  url: string;
-  log: Log;
-}
-
-interface StartOptions extends ServeOptions {
-  /** Echo every text and binary message. Default `true`. */
-  echo?: boolean;
-}
-
-/**
- * Starts a server on 127.0.0.1 with `listen`, recording its events, echoing by default, with
- * short timeouts so that closing never stalls a test. Shut down when the test ends.
- */
-async function start(scope: Scope, listen: Listen, options: StartOptions = {}): Promise<Started> {
-  const log = new Log();
-  const { echo = true, onConnect, onError, ...rest } = options;
-  const server = serve({
-    closeTimeout: 1,
-    handshakeTimeout: 5,
-    ...rest,
-    port: 0,
-    hostname: "127.0.0.1",
-    listen,
-    onConnect(conn) {
-      log.connects.push(conn);
-      conn.on("ready", (conn) => void log.ready.push(conn));
-      conn.on(
-        "disconnect",
-        (conn, code, reason) => void log.disconnects.push({ conn, code, reason }),
-      );
-      if (echo) {
-        conn.on("text", (conn, text) => void conn.sendText(text));
-        conn.on("binary", (conn, data) => void conn.sendBinary(data));
-      }
-      onConnect?.(conn);
-    },
-    onError(error, conn) {
-      log.errors.push({ error, conn });
-      onError?.(error, conn);
-    },
-  });
-  scope.defer(() => withTimeout(server.shutdown(), 5000, "shut down"), true);
-  await server.ready;
-  return { server, port: server.port, url: `ws://127.0.0.1:${server.port}`, log };
-}
 
 async function wsClient(
   scope: Scope,
@@ -172,12 +38,6 @@ async function wsClient(
 ): Promise<WsClient> {
   const client = await WsClient.connect(url, protocols === undefined ? {} : { protocols });
   scope.defer(() => client.dispose());
-  return client;
-}
-
-async function rawClient(scope: Scope, port: number, path = "/"): Promise<RawClient> {
-  const client = await RawClient.open(port, path);
-  scope.defer(() => client.destroy());
   return client;
 }
 
@@ -248,7 +108,7 @@ for (const { name: adapterName, listen } of adapters) {
       const { port } = await start(scope, listen, {
         onConnect: (conn) => conn.on("ping", (_, data) => void pings.push(decoder.decode(data))),
       });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       await client.sendFrame(Opcode.Ping, "are you there?");
       const pong = await client.nextFrame();
       assert.equal(pong.opcode, Opcode.Pong);
@@ -268,7 +128,7 @@ for (const { name: adapterName, listen } of adapters) {
           conn.on("pong", (_, data) => void pongs.push(decoder.decode(data)));
         },
       });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const ping = await client.nextFrame();
       assert.equal(ping.opcode, Opcode.Ping);
       assert.equal(decoder.decode(ping.payload), "heartbeat");
@@ -376,7 +236,7 @@ for (const { name: adapterName, listen } of adapters) {
       assert.equal(response.status, 403);
       assert.equal(response.body, "Not for you");
       assert.equal(log.ready.length, 0);
-      const allowed = await rawClient(scope, port, "/public");
+      const allowed = await openRaw(scope, port, "/public");
       await allowed.sendFrame(Opcode.Text, "in");
       assertText(await allowed.nextFrame(), "in");
     });
@@ -577,7 +437,7 @@ for (const { name: adapterName, listen } of adapters) {
     for (const violation of violations) {
       test(`serve closes with ${violation.code} on ${violation.name}`, async (scope) => {
         const { port, server, log } = await start(scope, listen);
-        const client = await rawClient(scope, port);
+        const client = await openRaw(scope, port);
         await client.sendFrame(Opcode.Text, "fine");
         assertText(await client.nextFrame(), "fine");
         await client.write(violation.bytes());
@@ -592,7 +452,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("serve reassembles fragments split inside a UTF-8 character, answering pings between", async (scope) => {
       const { port } = await start(scope, listen);
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const text = encoder.encode("h\u00e9\u{1F600}!"); // 68 c3 a9 f0 9f 98 80 21
       await client.write(concat([
         clientFrame(Opcode.Text, text.subarray(0, 2), { fin: false }),
@@ -609,7 +469,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("serve closes with 1007 on invalid UTF-8 in a first fragment, before the message ends", async (scope) => {
       const { port } = await start(scope, listen);
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       await client.write(concat([
         clientFrame(Opcode.Text, new Uint8Array([0x61, 0xff]), { fin: false }),
         clientFrame(Opcode.Ping, "after the bad fragment"),
@@ -623,7 +483,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("serve answers a close frame without a status with an empty close frame", async (scope) => {
       const { port, log } = await start(scope, listen);
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const conn = await log.readyAt(0);
       await client.sendFrame(Opcode.Close);
       const close = await client.nextFrame();
@@ -638,7 +498,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("serve closes with 1009 on a frame over maxFrameSize", async (scope) => {
       const { port, log } = await start(scope, listen, { maxFrameSize: 1024 });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       await client.sendFrame(Opcode.Binary, pattern(1024));
       assert.equal((await client.nextFrame()).payload.length, 1024);
       await client.sendFrame(Opcode.Binary, pattern(1025)).catch(() => {});
@@ -646,14 +506,14 @@ for (const { name: adapterName, listen } of adapters) {
       await waitFor(() => log.disconnects.length === 1, "disconnect");
       assert.equal(log.disconnects[0]!.code, 1009);
       // The header alone is enough: the server does not wait for a payload it will refuse.
-      const headerOnly = await rawClient(scope, port);
+      const headerOnly = await openRaw(scope, port);
       await headerOnly.write(new Uint8Array([0x82, 0xfe, 0xff, 0xff, 0x01, 0x02, 0x03, 0x04]));
       await assertClosedWith(headerOnly, 1009);
     });
 
     test("serve closes with 1009 on a frame header announcing more than maxMessageSize", async (scope) => {
       const { port } = await start(scope, listen, { maxFrameSize: 4 * MiB, maxMessageSize: MiB });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       // A 2 MiB binary frame: header and masking key only.
       await client.write(new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0, 0x20, 0, 0, 1, 2, 3, 4]));
       await assertClosedWith(client, 1009);
@@ -661,7 +521,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("serve closes with 1009 on a message over maxFragments", async (scope) => {
       const { port } = await start(scope, listen, { maxFragments: 4 });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       // Four fragments are fine.
       await client.sendFrame(Opcode.Text, "a", { fin: false });
       await client.sendFrame(Opcode.Continuation, "b", { fin: false });
@@ -685,7 +545,7 @@ for (const { name: adapterName, listen } of adapters) {
       });
       const other = await wsClient(scope, url);
       assert.equal(await other.roundTrip("before"), "before");
-      const attacker = await rawClient(scope, port);
+      const attacker = await openRaw(scope, port);
       const attackerConn = await log.readyAt(1);
       const fragment = pattern(fragmentSize);
       let sent = 0;
@@ -822,7 +682,7 @@ for (const { name: adapterName, listen } of adapters) {
         echo: false,
         onConnect: (conn) => conn.on("text", (conn) => conn.disconnect(4001, "go")),
       });
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const conn = await log.readyAt(0);
       await client.sendFrame(Opcode.Text, "hello");
       const close = await client.nextDataOrClose();
@@ -839,7 +699,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("Connection disconnect fires with 1006 when the peer drops the connection", async (scope) => {
       const { port, log, server } = await start(scope, listen);
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const conn = await log.readyAt(0);
       client.destroy();
       await waitFor(() => log.disconnectsOf(conn).length > 0, "disconnect");
@@ -849,7 +709,7 @@ for (const { name: adapterName, listen } of adapters) {
 
     test("Connection disconnect fires with 1006 when the peer half-closes without a close frame", async (scope) => {
       const { port, log } = await start(scope, listen);
-      const client = await rawClient(scope, port);
+      const client = await openRaw(scope, port);
       const conn = await log.readyAt(0);
       client.socket.end();
       await client.waitClosed();
@@ -1047,7 +907,7 @@ for (const { name: adapterName, listen } of adapters) {
     test("serve closes a client sending garbage with 1002 while another keeps echoing", async (scope) => {
       const { port, url } = await start(scope, listen);
       const other = await wsClient(scope, url);
-      const garbage = await rawClient(scope, port);
+      const garbage = await openRaw(scope, port);
       assert.equal(await other.roundTrip("before"), "before");
       await garbage.write(new Uint8Array([0xff, 0xff, 0x13, 0x37, 0xde, 0xad, 0xbe, 0xef]));
       await assertClosedWith(garbage, 1002);
@@ -1074,7 +934,7 @@ for (const { name: adapterName, listen } of adapters) {
             conn.on("disconnect", () => clearInterval(timer));
           }),
       });
-      const stalled = await rawClient(scope, port, "/flood");
+      const stalled = await openRaw(scope, port, "/flood");
       stalled.socket.pause();
       const stalledConn = flooded[0]!;
       const other = await wsClient(scope, url);

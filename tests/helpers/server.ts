@@ -1,7 +1,8 @@
 /**
- * The harness of the server feature tests (keepalive, ticks, backpressure, streams, TLS, plain
- * HTTP, node:http upgrades, fragmentation): a scope that closes what a test opened, a server
- * started on 127.0.0.1 that records its events, and a raw WebSocket client over `node:tls`.
+ * The harness of the server's integration suites (server_test.ts, server_features_test.ts): the
+ * adapters to run against, a scope that closes what a test opened, a time limit per test, a
+ * server started on 127.0.0.1 that records its events, and a raw WebSocket client over
+ * `node:tls`. Its waits use the real clock even while a test mocks the global timers.
  */
 import { it } from "node:test";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
@@ -127,9 +128,14 @@ export class Log {
   readonly disconnects: { conn: Connection; code: number; reason: string }[] = [];
   readonly errors: { error: unknown; conn: Connection | undefined }[] = [];
 
+  /** What `disconnect` reported for `conn`. */
+  disconnectsOf(conn: Connection): { conn: Connection; code: number; reason: string }[] {
+    return this.disconnects.filter((entry) => entry.conn === conn);
+  }
+
   /** The codes `disconnect` reported for `conn`. */
   codesOf(conn: Connection): number[] {
-    return this.disconnects.filter((entry) => entry.conn === conn).map(({ code }) => code);
+    return this.disconnectsOf(conn).map(({ code }) => code);
   }
 
   /** The `index`-th connection to complete its handshake, once it did. */
