@@ -10,6 +10,7 @@
 
 import { WEBSOCKET_GUID } from "./constants.ts";
 import { HandshakeError } from "./errors.ts";
+import { REASON_PHRASES } from "./http_response.ts";
 import { sha1 } from "./sha1.ts";
 
 /** A request head, as read by {@linkcode parseRequestHead}. */
@@ -554,17 +555,6 @@ const ACCEPT_RESERVED = new Set([
   "transfer-encoding",
 ]);
 
-const REASONS: Readonly<Record<number, string>> = {
-  400: "Bad Request",
-  403: "Forbidden",
-  404: "Not Found",
-  405: "Method Not Allowed",
-  426: "Upgrade Required",
-  431: "Request Header Fields Too Large",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
 /**
  * Builds a complete error response that ends the connection: `Connection: close`, a plain text
  * body (the reason phrase unless given) and its `Content-Length`. `status` is 400 to 599; a
@@ -589,7 +579,7 @@ export function buildErrorResponse(status: number, options: ErrorResponseOptions
     throw new RangeError(`Cannot build response: status ${status} is not an error status`);
   }
   // RFC 9112 §4: the reason phrase may be empty, the space before it may not.
-  const reason = REASONS[status] ?? "";
+  const reason = REASON_PHRASES[status] ?? "";
   const body = encoder.encode(options.body ?? (reason || String(status)));
   const connection: string[] = [];
   let contentType = "Content-Type: text/plain; charset=utf-8\r\n";

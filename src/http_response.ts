@@ -10,8 +10,8 @@ const encoder = new TextEncoder();
 /** Headers the server sets itself: the connection closes after the response. */
 const RESERVED = new Set(["connection", "content-length", "transfer-encoding", "keep-alive"]);
 
-/** Reason phrases for statuses a `Response` may leave without `statusText`. */
-const REASONS: Readonly<Record<number, string>> = {
+/** Reason phrases (RFC 9110 §15) of the statuses the server answers with or applications commonly use. */
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
   200: "OK",
   201: "Created",
   204: "No Content",
@@ -24,6 +24,7 @@ const REASONS: Readonly<Record<number, string>> = {
   404: "Not Found",
   405: "Method Not Allowed",
   413: "Content Too Large",
+  431: "Request Header Fields Too Large",
   426: "Upgrade Required",
   500: "Internal Server Error",
   503: "Service Unavailable",
@@ -57,7 +58,7 @@ export async function encodeResponse(
     ? new Uint8Array(0)
     : new Uint8Array(await response.arrayBuffer());
   if (bodyless) await response.body?.cancel();
-  let head = `HTTP/1.1 ${status} ${response.statusText || REASONS[status] || ""}\r\n`;
+  let head = `HTTP/1.1 ${status} ${response.statusText || REASON_PHRASES[status] || ""}\r\n`;
   for (const [name, value] of response.headers) {
     if (name === "set-cookie" || RESERVED.has(name)) continue;
     head += `${name}: ${value}\r\n`;
