@@ -23,16 +23,16 @@
 
 // The core's own modules rather than mod.ts: the benchmark needs none of the server, and Node
 // runs it compiled without the adapters' Node types.
-import { Opcode } from "../src/constants.ts";
-import type { Frame } from "../src/frame.ts";
-import { encodeFrame } from "../src/frame_encoder.ts";
-import { FrameParser, FrameParserStream } from "../src/frame_parser.ts";
-import { applyMask } from "../src/mask.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import type { Frame } from "../src/protocol/frame.ts";
+import { encodeFrame } from "../src/protocol/frame_encoder.ts";
+import { FrameParser, FrameParserStream } from "../src/protocol/frame_parser.ts";
+import { applyMask } from "../src/protocol/mask.ts";
 import {
   type Message,
   MessageAssembler,
   MessageAssemblerStream,
-} from "../src/message_assembler.ts";
+} from "../src/protocol/message_assembler.ts";
 
 /** One measured case, as printed in a JSON line. */
 export interface BenchResult {

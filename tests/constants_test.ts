@@ -8,13 +8,13 @@ import {
   MAX_CONTROL_PAYLOAD,
   Opcode,
   WEBSOCKET_GUID,
-} from "../src/constants.ts";
+} from "../src/protocol/constants.ts";
 import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
-} from "../src/limits.ts";
+} from "../src/protocol/limits.ts";
 
 describe("Opcode", () => {
   it("Opcode has the values of RFC 6455 §5.2", () => {

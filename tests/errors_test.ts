@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MAX_CLOSE_REASON_BYTES } from "../src/constants.ts";
+import { MAX_CLOSE_REASON_BYTES } from "../src/protocol/constants.ts";
 import {
   closeFrameFor,
   HandshakeError,
@@ -10,7 +10,7 @@ import {
   ProtocolError,
   truncateUtf8,
   WebSocketError,
-} from "../src/errors.ts";
+} from "../src/protocol/errors.ts";
 
 const encoder = new TextEncoder();
 const byteLength = (text: string) => encoder.encode(text).length;

@@ -1,9 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../src/constants.ts";
-import { checkControlPayload, encodeClosePayload, encodeFrame } from "../src/frame_encoder.ts";
-import { FrameParser } from "../src/frame_parser.ts";
-import { MessageAssembler } from "../src/message_assembler.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import {
+  checkControlPayload,
+  encodeClosePayload,
+  encodeFrame,
+} from "../src/protocol/frame_encoder.ts";
+import { FrameParser } from "../src/protocol/frame_parser.ts";
+import { MessageAssembler } from "../src/protocol/message_assembler.ts";
 import { bytes, concat, maskedCopy, pattern } from "./helpers/bytes.ts";
 import { frame, RFC_MASK } from "./helpers/frames.ts";
 import { parseFrames } from "./helpers/parse.ts";

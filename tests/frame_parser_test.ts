@@ -1,15 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../src/constants.ts";
-import { MessageTooBigError, ProtocolError } from "../src/errors.ts";
-import type { Frame } from "../src/frame.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import { MessageTooBigError, ProtocolError } from "../src/protocol/errors.ts";
+import type { Frame } from "../src/protocol/frame.ts";
 import {
   FrameParser,
   type FrameParserOptions,
   FrameParserStream,
   type Role,
-} from "../src/frame_parser.ts";
-import { MessageAssembler } from "../src/message_assembler.ts";
+} from "../src/protocol/frame_parser.ts";
+import { MessageAssembler } from "../src/protocol/message_assembler.ts";
 import {
   bytes,
   bytesEqual,

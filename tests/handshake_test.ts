@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { HandshakeError } from "../src/errors.ts";
+import { HandshakeError } from "../src/protocol/errors.ts";
 import {
   acceptKey,
   buildAcceptResponse,
@@ -11,7 +11,7 @@ import {
   parseRequestHead,
   toRequest,
   validateUpgrade,
-} from "../src/handshake.ts";
+} from "../src/handshake/handshake.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { applyMask } from "../src/mask.ts";
+import { applyMask } from "../src/protocol/mask.ts";
 import { maskedCopy, pattern } from "./helpers/bytes.ts";
 import { RFC_MASK } from "./helpers/frames.ts";
 import { Random } from "./helpers/random.ts";

@@ -4,9 +4,9 @@
 // array buffers really hold after a forced garbage collection.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../src/constants.ts";
-import { FrameParser } from "../src/frame_parser.ts";
-import { type Message, MessageAssembler } from "../src/message_assembler.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import { FrameParser } from "../src/protocol/frame_parser.ts";
+import { type Message, MessageAssembler } from "../src/protocol/message_assembler.ts";
 import { concat, pattern } from "./helpers/bytes.ts";
 import { rawFrame, RFC_MASK } from "./helpers/frames.ts";
 import { arrayBufferBytes, forceGc, runtime, settle } from "./helpers/memory.ts";

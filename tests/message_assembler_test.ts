@@ -1,13 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../src/constants.ts";
-import { InvalidDataError, MessageTooBigError, ProtocolError } from "../src/errors.ts";
-import type { Frame } from "../src/frame.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import { InvalidDataError, MessageTooBigError, ProtocolError } from "../src/protocol/errors.ts";
+import type { Frame } from "../src/protocol/frame.ts";
 import {
   type Message,
   MessageAssembler,
   MessageAssemblerStream,
-} from "../src/message_assembler.ts";
+} from "../src/protocol/message_assembler.ts";
 import { bytes, concat, pattern } from "./helpers/bytes.ts";
 import { assertError, assertThrowsError, type ExpectedError } from "./helpers/errors.ts";
 import { closeBody, frame, rawFrame, RFC_MASK } from "./helpers/frames.ts";

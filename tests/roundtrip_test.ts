@@ -3,10 +3,10 @@
 // failure names a case that can be replayed.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Opcode } from "../src/constants.ts";
-import { encodeClosePayload, encodeFrame } from "../src/frame_encoder.ts";
-import type { Role } from "../src/frame_parser.ts";
-import type { Message } from "../src/message_assembler.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import { encodeClosePayload, encodeFrame } from "../src/protocol/frame_encoder.ts";
+import type { Role } from "../src/protocol/frame_parser.ts";
+import type { Message } from "../src/protocol/message_assembler.ts";
 import { concat, splitAt } from "./helpers/bytes.ts";
 import { assertMessagesEqual, parseMessages, streamMessages } from "./helpers/parse.ts";
 import { Random } from "./helpers/random.ts";

@@ -14,15 +14,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
-import {
-  type Connection,
-  type DataMessage,
-  type Frame,
-  type Listen,
-  Opcode,
-  serve,
-  type Server,
-} from "../mod.ts";
+import { type Connection, type DataMessage, serve, type Server } from "../mod.ts";
+import { type Frame, Opcode } from "../src/protocol/mod.ts";
+import type { Listen } from "../src/adapters/types.ts";
 import { handleUpgrade } from "../src/adapters/node.ts";
 import { bytesEqual, concat, pattern } from "./helpers/bytes.ts";
 import {

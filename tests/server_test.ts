@@ -4,7 +4,8 @@
 
 import { describe } from "node:test";
 import assert from "node:assert/strict";
-import { type Connection, type Frame, Opcode, type Server } from "../mod.ts";
+import type { Connection, Server } from "../mod.ts";
+import { type Frame, Opcode } from "../src/protocol/mod.ts";
 import { bytesEqual, concat, pattern } from "./helpers/bytes.ts";
 import {
   clientFrame,

@@ -4,9 +4,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { CloseCode, isValidCloseCode } from "../src/constants.ts";
-import { closeFrameFor, MessageTooBigError } from "../src/errors.ts";
+import { CloseCode, isValidCloseCode } from "../src/protocol/constants.ts";
+import { closeFrameFor, MessageTooBigError } from "../src/protocol/errors.ts";
 import * as netws from "../mod.ts";
+import * as protocol from "../src/protocol/mod.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
@@ -26,9 +27,11 @@ describe("smoke", () => {
     });
   });
 
-  it("mod.ts exports the same objects as the source files", () => {
-    assert.equal(netws.closeFrameFor, closeFrameFor);
+  it("mod.ts and ./protocol export the same objects as the source files", () => {
+    assert.equal(protocol.closeFrameFor, closeFrameFor);
+    assert.equal(protocol.CloseCode, CloseCode);
     assert.equal(netws.CloseCode, CloseCode);
+    assert.equal(netws.MessageTooBigError, MessageTooBigError);
   });
 
   it("TLS fixtures resolve next to the test file", async () => {

@@ -8,8 +8,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { ParsedRequest } from "../handshake.ts";
-import type { Server } from "../server.ts";
+import type { ParsedRequest } from "../handshake/handshake.ts";
+import type { Server } from "../server/server.ts";
 import { fromNodeSocket } from "./node.ts";
 
 /**

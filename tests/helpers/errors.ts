@@ -4,7 +4,7 @@ import {
   MessageTooBigError,
   type WebSocketError,
   type WebSocketErrorCode,
-} from "../../src/errors.ts";
+} from "../../src/protocol/errors.ts";
 
 /** What an error must be: its class, close code, stable code and, for 1009, size and limit. */
 export interface ExpectedError {

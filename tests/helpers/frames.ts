@@ -2,7 +2,7 @@
  * Builders for test input: raw frame bytes written by hand (independent of `encodeFrame`, so the
  * parser is not tested against the encoder alone) and `Frame` objects for the assembler.
  */
-import type { Frame } from "../../src/frame.ts";
+import type { Frame } from "../../src/protocol/frame.ts";
 import { maskedCopy } from "./bytes.ts";
 
 /** The masking key of the RFC 6455 §5.7 examples. */

@@ -1,13 +1,17 @@
 /** Running the parser and assembler over chunks, synchronously or as streams. */
 import assert from "node:assert/strict";
-import type { Frame } from "../../src/frame.ts";
-import { FrameParser, type FrameParserOptions, FrameParserStream } from "../../src/frame_parser.ts";
+import type { Frame } from "../../src/protocol/frame.ts";
+import {
+  FrameParser,
+  type FrameParserOptions,
+  FrameParserStream,
+} from "../../src/protocol/frame_parser.ts";
 import {
   type Message,
   MessageAssembler,
   type MessageAssemblerOptions,
   MessageAssemblerStream,
-} from "../../src/message_assembler.ts";
+} from "../../src/protocol/message_assembler.ts";
 import { bytesEqual } from "./bytes.ts";
 import { collect, type Collected, readableOf } from "./streams.ts";
 

@@ -4,7 +4,7 @@
  * stalls or vanishes. It reads the HTTP response head, then parses the server's frames.
  */
 import { connect as netConnect, type Socket } from "node:net";
-import { encodeFrame, type Frame, FrameParser, Opcode } from "../../mod.ts";
+import { encodeFrame, type Frame, FrameParser, Opcode } from "../../src/protocol/mod.ts";
 import { concat } from "./bytes.ts";
 import { withTimeout } from "./ws_client.ts";
 

@@ -6,15 +6,9 @@
  */
 import { it } from "node:test";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import {
-  type Connection,
-  type Frame,
-  FrameParser,
-  type Listen,
-  serve,
-  type ServeOptions,
-  type Server,
-} from "../../mod.ts";
+import { type Connection, serve, type ServeOptions, type Server } from "../../mod.ts";
+import { type Frame, FrameParser } from "../../src/protocol/mod.ts";
+import type { Listen } from "../../src/adapters/types.ts";
 import { concat } from "./bytes.ts";
 import { clientFrame, RawClient, type RawResponse, upgradeRequest } from "./raw_client.ts";
 import { WsClient } from "./ws_client.ts";

@@ -37,7 +37,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
  *
  * @example Encode a small page
  * ```ts
- * import { encodeResponse } from "@netws/server";
+ * import { encodeResponse } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const bytes = await encodeResponse(new Response("hi", { headers: { "Content-Type": "text/plain" } }));

@@ -43,7 +43,7 @@ const INLINE_PAYLOAD_LIMIT = 1024;
  *
  * @example Encode an unmasked text frame (RFC 6455 §5.7)
  * ```ts
- * import { encodeFrame, Opcode } from "@netws/server";
+ * import { encodeFrame, Opcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const [frame] = encodeFrame(Opcode.Text, new TextEncoder().encode("Hello"));
@@ -52,7 +52,7 @@ const INLINE_PAYLOAD_LIMIT = 1024;
  *
  * @example Encode a large binary frame without copying it
  * ```ts
- * import { encodeFrame, Opcode } from "@netws/server";
+ * import { encodeFrame, Opcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const payload = new Uint8Array(65536);
@@ -111,7 +111,7 @@ const encoder = new TextEncoder();
  *
  * @example Build a close payload
  * ```ts
- * import { encodeClosePayload } from "@netws/server";
+ * import { encodeClosePayload } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.deepEqual([...encodeClosePayload(1000, "ok")], [0x03, 0xe8, 0x6f, 0x6b]);
@@ -146,7 +146,7 @@ export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
  *
  * @example Reject an oversized ping
  * ```ts
- * import { checkControlPayload } from "@netws/server";
+ * import { checkControlPayload } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.throws(() => checkControlPayload(new Uint8Array(126)), RangeError);

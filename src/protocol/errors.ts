@@ -52,7 +52,7 @@ export type WebSocketErrorCode =
  *
  * @example Branch on the code of an error
  * ```ts
- * import { FrameParser, WebSocketError } from "@netws/server";
+ * import { FrameParser, WebSocketError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const parser = new FrameParser();
@@ -86,7 +86,7 @@ export class WebSocketError extends Error {
  *
  * @example Recognise a protocol error
  * ```ts
- * import { ProtocolError } from "@netws/server";
+ * import { ProtocolError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const error = new ProtocolError("Cannot parse frame: reserved opcode 3", "RESERVED_OPCODE");
@@ -106,7 +106,7 @@ export class ProtocolError extends WebSocketError {
  *
  * @example Recognise invalid data
  * ```ts
- * import { InvalidDataError } from "@netws/server";
+ * import { InvalidDataError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const error = new InvalidDataError("Cannot decode text: invalid UTF-8", "INVALID_UTF8");
@@ -126,7 +126,7 @@ export class InvalidDataError extends WebSocketError {
  *
  * @example Recognise a policy violation
  * ```ts
- * import { PolicyViolationError } from "@netws/server";
+ * import { PolicyViolationError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const error = new PolicyViolationError("Cannot send: the peer is not reading", "SEND_BUFFER_FULL");
@@ -147,7 +147,7 @@ export class PolicyViolationError extends WebSocketError {
  *
  * @example Read how far a limit was crossed
  * ```ts
- * import { MessageTooBigError } from "@netws/server";
+ * import { MessageTooBigError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const error = new MessageTooBigError("MESSAGE_TOO_BIG", 70000, 65536);
@@ -236,7 +236,7 @@ export interface CloseFrameContent {
  *
  * @example Map errors to close frames
  * ```ts
- * import { closeFrameFor, MessageTooBigError } from "@netws/server";
+ * import { closeFrameFor, MessageTooBigError } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(closeFrameFor(new MessageTooBigError("FRAME_TOO_BIG", 10, 5)).code, 1009);
@@ -257,7 +257,7 @@ const encoder = new TextEncoder();
  *
  * @example Fit a reason into a close frame
  * ```ts
- * import { truncateUtf8 } from "@netws/server";
+ * import { truncateUtf8 } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(truncateUtf8("héllo", 2), "h");

@@ -53,7 +53,7 @@ const EXACT_ALLOCATION_LIMIT = 16 * 1024 * 1024;
  *
  * @example Parse a masked text frame (RFC 6455 §5.7)
  * ```ts
- * import { FrameParser } from "@netws/server";
+ * import { FrameParser } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const parser = new FrameParser({ role: "server" });
@@ -326,7 +326,7 @@ function nonMinimalLength(length: number): ProtocolError {
  *
  * @example Parse frames from a byte stream
  * ```ts
- * import { FrameParserStream } from "@netws/server";
+ * import { FrameParserStream } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const bytes = ReadableStream.from([

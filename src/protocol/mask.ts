@@ -18,7 +18,7 @@ const WORD_THRESHOLD = 128;
  *
  * @example Mask and unmask a payload
  * ```ts
- * import { applyMask } from "@netws/server";
+ * import { applyMask } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const mask = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);

@@ -5,17 +5,17 @@
  * @module
  */
 
-import { detectListen } from "./adapters/detect.ts";
-import type { ByteConnection, Listen, Listener, TlsOptions } from "./adapters/types.ts";
-import { CloseCode } from "./constants.ts";
-import { Connection, type ConnectionSettings } from "./connection.ts";
-import type { ParsedRequest } from "./handshake.ts";
+import { detectListen } from "../adapters/detect.ts";
+import type { ByteConnection, Listen, Listener, TlsOptions } from "../adapters/types.ts";
+import { CloseCode } from "../protocol/constants.ts";
+import { Connection, type ConnectionSettings } from "../connection/connection.ts";
+import type { ParsedRequest } from "../handshake/handshake.ts";
 import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
-} from "./limits.ts";
+} from "../protocol/limits.ts";
 
 /** Default largest outgoing message: 16 MiB. */
 export const DEFAULT_MAX_SEND_SIZE: number = 16 * 1024 * 1024;
@@ -23,6 +23,50 @@ export const DEFAULT_MAX_SEND_SIZE: number = 16 * 1024 * 1024;
 export const DEFAULT_MAX_HEADER_SIZE: number = 16 * 1024;
 /** Default largest amount queued for a peer that does not read: 16 MiB. */
 export const DEFAULT_MAX_BUFFERED_AMOUNT: number = 16 * 1024 * 1024;
+
+/**
+ * The default of every numeric and boolean option of {@linkcode serve}. Times are in seconds,
+ * sizes in bytes.
+ *
+ * @example Read a default
+ * ```ts
+ * import { DEFAULTS } from "@netws/server";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULTS.maxMessageSize, 16 * 1024 * 1024);
+ * ```
+ */
+export const DEFAULTS: {
+  readonly port: number;
+  readonly hostname: string;
+  readonly noDelay: boolean;
+  readonly maxFrameSize: number;
+  readonly maxFragments: number;
+  readonly maxMessageSize: number;
+  readonly maxSendSize: number;
+  readonly maxHeaderSize: number;
+  readonly handshakeTimeout: number;
+  readonly closeTimeout: number;
+  readonly silenceMax: number;
+  readonly tickPeriod: number;
+  readonly maxBufferedAmount: number;
+  readonly fragmentSize: number;
+} = Object.freeze({
+  port: 8080,
+  hostname: "0.0.0.0",
+  noDelay: true,
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  maxFragments: DEFAULT_MAX_FRAGMENTS,
+  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
+  maxSendSize: DEFAULT_MAX_SEND_SIZE,
+  maxHeaderSize: DEFAULT_MAX_HEADER_SIZE,
+  handshakeTimeout: 10,
+  closeTimeout: 5,
+  silenceMax: 20,
+  tickPeriod: 0,
+  maxBufferedAmount: DEFAULT_MAX_BUFFERED_AMOUNT,
+  fragmentSize: Infinity,
+});
 
 /** Keepalive sweeps per `silenceMax`: silence is measured to within an eighth of it. */
 const SWEEPS_PER_SILENCE = 8;
@@ -184,7 +228,7 @@ export class Server {
 
   /** Validates the options and starts listening; use {@linkcode serve}. */
   constructor(options: ServeOptions = {}) {
-    const port = options.port ?? 8080;
+    const port = options.port ?? DEFAULTS.port;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError(`Cannot listen: port ${port} is not an integer from 0 to 65535`);
     }
@@ -199,14 +243,18 @@ export class Server {
       ),
       maxSendSize: checkLimit("maxSendSize", options.maxSendSize, DEFAULT_MAX_SEND_SIZE),
       maxHeaderSize: checkHeaderSize(options.maxHeaderSize),
-      handshakeTimeout: checkSeconds("handshakeTimeout", options.handshakeTimeout, 10),
-      closeTimeout: checkSeconds("closeTimeout", options.closeTimeout, 5),
+      handshakeTimeout: checkSeconds(
+        "handshakeTimeout",
+        options.handshakeTimeout,
+        DEFAULTS.handshakeTimeout,
+      ),
+      closeTimeout: checkSeconds("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
       maxBufferedAmount: checkLimit(
         "maxBufferedAmount",
         options.maxBufferedAmount,
         DEFAULT_MAX_BUFFERED_AMOUNT,
       ),
-      fragmentSize: checkLimit("fragmentSize", options.fragmentSize, Infinity),
+      fragmentSize: checkLimit("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
       secure: options.tls !== undefined,
       onRequest: options.onRequest,
       clock: { ticks: 0 },
@@ -217,8 +265,8 @@ export class Server {
         this.#all.delete(conn);
       },
     };
-    const silenceMax = checkSeconds("silenceMax", options.silenceMax, 20, true);
-    const tickPeriod = checkSeconds("tickPeriod", options.tickPeriod, 0, true);
+    const silenceMax = checkSeconds("silenceMax", options.silenceMax, DEFAULTS.silenceMax, true);
+    const tickPeriod = checkSeconds("tickPeriod", options.tickPeriod, DEFAULTS.tickPeriod, true);
     // Timers start once the server listens: a server that cannot listen leaves none behind.
     this.ready = this.#start(port).then(() => this.#startTimers(silenceMax, tickPeriod));
   }
@@ -241,9 +289,9 @@ export class Server {
     this.#listener = await listen(
       {
         port,
-        hostname: options.hostname ?? "0.0.0.0",
+        hostname: options.hostname ?? DEFAULTS.hostname,
         tls: options.tls,
-        noDelay: options.noDelay ?? true,
+        noDelay: options.noDelay ?? DEFAULTS.noDelay,
       },
       (transport) => this.handleConnection(transport),
     );

@@ -5,12 +5,15 @@
  * @module
  */
 
-import type { ByteConnection, RemoteAddress } from "./adapters/types.ts";
-import { CloseCode, Opcode } from "./constants.ts";
-import { closeFrameFor, HandshakeError, PolicyViolationError, WebSocketError } from "./errors.ts";
-import type { Frame } from "./frame.ts";
-import { checkControlPayload, encodeClosePayload, encodeFrame } from "./frame_encoder.ts";
-import { FrameParser } from "./frame_parser.ts";
+import type { ByteConnection, RemoteAddress } from "../adapters/types.ts";
+import { CloseCode, Opcode } from "../protocol/constants.ts";
+import {
+  closeFrameFor,
+  HandshakeError,
+  PolicyViolationError,
+  WebSocketError,
+} from "../protocol/errors.ts";
+import { checkControlPayload, encodeClosePayload, encodeFrame } from "../protocol/frame_encoder.ts";
 import {
   buildAcceptResponse,
   buildErrorResponse,
@@ -19,11 +22,12 @@ import {
   parseRequestHead,
   toRequest,
   validateUpgrade,
-} from "./handshake.ts";
+} from "../handshake/handshake.ts";
 import { HandshakeRequest } from "./handshake_request.ts";
-import { encodeResponse } from "./http_response.ts";
-import { checkLimit } from "./limits.ts";
-import { type Message, MessageAssembler } from "./message_assembler.ts";
+import { encodeResponse } from "../handshake/http_response.ts";
+import { checkLimit } from "../protocol/limits.ts";
+import type { Message } from "../protocol/message_assembler.ts";
+import { MessageReader } from "../protocol/message_reader.ts";
 
 /** Where a connection is in its life. */
 export type ConnectionState = "connecting" | "open" | "closing" | "closed";
@@ -132,7 +136,7 @@ const WRITABLE_HIGH_WATER_MARK = 1 << 20;
 export class Connection {
   readonly #transport: ByteConnection;
   readonly #settings: ConnectionSettings;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #byteReader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array[]>;
   #listeners: ListenerTable = {};
 
@@ -145,8 +149,7 @@ export class Connection {
   #inHandshakeEvent = false;
   #rejected = false;
 
-  #parser: FrameParser | undefined;
-  #assembler: MessageAssembler | undefined;
+  #reader: MessageReader | undefined;
 
   // Outgoing bytes: queued this tick, then handed to the transport in one vector.
   #queue: Uint8Array[] = [];
@@ -184,7 +187,7 @@ export class Connection {
     this.#maxFragments = settings.maxFragments;
     this.#maxMessageSize = settings.maxMessageSize;
     this.#maxSendSize = settings.maxSendSize;
-    this.#reader = transport.readable.getReader();
+    this.#byteReader = transport.readable.getReader();
     this.#writer = transport.writable.getWriter();
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
@@ -430,7 +433,7 @@ export class Connection {
           await new Promise<void>((resolve) => this.#resumeReading = resolve);
           continue;
         }
-        const { value, done } = await this.#reader.read();
+        const { value, done } = await this.#byteReader.read();
         if (done) break;
         this.#receive(value);
       }
@@ -510,7 +513,7 @@ export class Connection {
     let buffer = new Uint8Array(1024);
     let length = 0;
     for (;;) {
-      const { value, done } = await this.#reader.read();
+      const { value, done } = await this.#byteReader.read();
       if (this.#state !== "connecting") return undefined;
       if (done) {
         this.#finish(CloseCode.Abnormal, "Connection closed during the handshake", false);
@@ -584,16 +587,10 @@ export class Connection {
   }
 
   #open(): void {
-    const assembler = new MessageAssembler({
+    this.#reader = new MessageReader({
+      maxFrameSize: this.#maxFrameSize,
       maxMessageSize: this.#maxMessageSize,
       maxFragments: this.#maxFragments,
-    });
-    this.#assembler = assembler;
-    this.#parser = new FrameParser({
-      maxFrameSize: this.#maxFrameSize,
-      role: "server",
-      // Message limits fail from the header, before the frame's payload arrives.
-      onHeader: (opcode, length) => assembler.checkHeader(opcode, length),
     });
     // Silence is counted from the moment the connection opens.
     this.#lastSeen = this.#settings.clock.ticks;
@@ -608,17 +605,15 @@ export class Connection {
     this.#lastSeen = this.#settings.clock.ticks;
     this.#pinged = false;
     try {
-      this.#parser!.push(chunk, this.#onFrame);
+      this.#reader!.push(chunk, this.#onMessage);
     } catch (error) {
       this.#fail(error);
     }
   }
 
-  readonly #onFrame = (frame: Frame): void => {
-    // Frames behind a close frame, or behind a failure, in the same chunk are ignored.
-    if (this.#state === "closed") return;
-    const message = this.#assembler!.push(frame);
-    if (message !== undefined) this.#dispatch(message);
+  readonly #onMessage = (message: Message): void => {
+    // Messages behind a close frame, or behind a failure, in the same chunk are ignored.
+    if (this.#state !== "closed") this.#dispatch(message);
   };
 
   #dispatch(message: Message): void {
@@ -840,7 +835,7 @@ export class Connection {
         await Promise.race([flushThenDrain, timeout]);
         clearTimeout(timer);
       }
-      this.#reader.cancel().catch(() => {});
+      this.#byteReader.cancel().catch(() => {});
       this.#transport.close();
       await this.#transport.closed;
     })();
@@ -849,7 +844,7 @@ export class Connection {
 
   async #drain(): Promise<void> {
     try {
-      while (!(await this.#reader.read()).done) { /* discard */ }
+      while (!(await this.#byteReader.read()).done) { /* discard */ }
     } catch {
       // The transport failed: nothing left to drain.
     }

@@ -10,7 +10,7 @@
  *
  * @example Tell control frames from data frames
  * ```ts
- * import { isControlOpcode, Opcode } from "@netws/server";
+ * import { isControlOpcode, Opcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(isControlOpcode(Opcode.Ping), true);
@@ -40,7 +40,7 @@ export type Opcode = typeof Opcode[keyof typeof Opcode];
  *
  * @example Check an opcode
  * ```ts
- * import { isControlOpcode } from "@netws/server";
+ * import { isControlOpcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(isControlOpcode(0x8), true);
@@ -55,7 +55,7 @@ export function isControlOpcode(opcode: number): boolean {
  *
  * @example Close a connection normally
  * ```ts
- * import { CloseCode } from "@netws/server";
+ * import { CloseCode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(CloseCode.Normal, 1000);
@@ -105,7 +105,7 @@ export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
  *
  * @example Validate a code before sending it
  * ```ts
- * import { isValidCloseCode } from "@netws/server";
+ * import { isValidCloseCode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(isValidCloseCode(1000), true);

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { WEBSOCKET_GUID } from "./constants.ts";
-import { HandshakeError } from "./errors.ts";
+import { WEBSOCKET_GUID } from "../protocol/constants.ts";
+import { HandshakeError } from "../protocol/errors.ts";
 import { REASON_PHRASES } from "./http_response.ts";
 import { sha1 } from "./sha1.ts";
 
@@ -119,7 +119,7 @@ for (const c of "(),;=") classes[c.charCodeAt(0)] = HOST;
  *
  * @example Read the default
  * ```ts
- * import { DEFAULT_MAX_HEADER_FIELDS } from "@netws/server";
+ * import { DEFAULT_MAX_HEADER_FIELDS } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * assert.equal(DEFAULT_MAX_HEADER_FIELDS, 100);
@@ -138,7 +138,7 @@ const decoder = new TextDecoder();
  *
  * @example Answer the key of RFC 6455 §1.3
  * ```ts
- * import { acceptKey } from "@netws/server";
+ * import { acceptKey } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * assert.equal(acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -179,7 +179,7 @@ export function acceptKey(key: string): string {
  *
  * @example Read a head and keep the bytes after it
  * ```ts
- * import { parseRequestHead } from "@netws/server";
+ * import { parseRequestHead } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("GET /chat?room=1 HTTP/1.1\r\nHost: a.test\r\n\r\nnext");
@@ -194,7 +194,7 @@ export function acceptKey(key: string): string {
  *
  * @example Resume where the previous call stopped
  * ```ts
- * import { parseRequestHead } from "@netws/server";
+ * import { parseRequestHead } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
@@ -382,7 +382,7 @@ function addField(headers: Headers, head: string, start: number, end: number): v
  *
  * @example Route a plain HTTP request elsewhere
  * ```ts
- * import { isUpgradeRequest } from "@netws/server";
+ * import { isUpgradeRequest } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const upgrade = new Request("http://a.test/", { headers: { Upgrade: "WebSocket" } });
@@ -405,7 +405,7 @@ export function isUpgradeRequest(request: { readonly headers: Headers }): boolea
  *
  * @example Accept a browser's handshake
  * ```ts
- * import { parseRequestHead, validateUpgrade } from "@netws/server";
+ * import { parseRequestHead, validateUpgrade } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const head = "GET /chat HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n" +
@@ -515,7 +515,7 @@ function readProtocols(headers: Headers): string[] {
  *
  * @example Answer the handshake of RFC 6455 §1.3
  * ```ts
- * import { buildAcceptResponse } from "@netws/server";
+ * import { buildAcceptResponse } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const bytes = buildAcceptResponse("dGhlIHNhbXBsZSBub25jZQ==", { protocol: "chat" });
@@ -562,7 +562,7 @@ const ACCEPT_RESERVED = new Set([
  *
  * @example Answer a failed handshake
  * ```ts
- * import { buildErrorResponse, HandshakeError } from "@netws/server";
+ * import { buildErrorResponse, HandshakeError } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const error = new HandshakeError("Cannot accept handshake: origin not allowed", 403, "FORBIDDEN");
@@ -620,7 +620,7 @@ export function buildErrorResponse(status: number, options: ErrorResponseOptions
  *
  * @example Give application code a web Request
  * ```ts
- * import { parseRequestHead, toRequest } from "@netws/server";
+ * import { parseRequestHead, toRequest } from "@netws/server/handshake";
  * import assert from "node:assert/strict";
  *
  * const head = "GET /chat?room=1 HTTP/1.1\r\nHost: a.test:8443\r\nCookie: id=7\r\n\r\n";

@@ -17,7 +17,7 @@ export const DEFAULT_MAX_FRAGMENTS: number = 16384;
  *
  * @example Check a limit
  * ```ts
- * import { checkLimit } from "@netws/server";
+ * import { checkLimit } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * assert.equal(checkLimit("maxFrameSize", undefined, 1024), 1024);

@@ -65,7 +65,7 @@ const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *
  * @example Join two fragments of a text message (RFC 6455 §5.7)
  * ```ts
- * import { MessageAssembler, Opcode } from "@netws/server";
+ * import { MessageAssembler, Opcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const assembler = new MessageAssembler();
@@ -345,7 +345,7 @@ function controlMessage(frame: Frame): Message {
  *
  * @example Assemble messages from a byte stream
  * ```ts
- * import { FrameParserStream, MessageAssemblerStream } from "@netws/server";
+ * import { FrameParserStream, MessageAssemblerStream } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const bytes = ReadableStream.from([

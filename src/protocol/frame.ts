@@ -9,7 +9,7 @@
  *
  * @example Build a frame by hand
  * ```ts
- * import { type Frame, Opcode } from "@netws/server";
+ * import { type Frame, Opcode } from "@netws/server/protocol";
  * import assert from "node:assert/strict";
  *
  * const frame: Frame = {
