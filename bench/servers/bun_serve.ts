@@ -6,6 +6,7 @@
  * ```
  *
  * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>`.
+ * `ECHO_MAX_MESSAGE` sets `maxPayloadLength` (default 2 MiB).
  *
  * @module
  */
@@ -50,7 +51,7 @@ const server = Bun.serve({
       ws.send(message);
     },
     perMessageDeflate: false,
-    maxPayloadLength: 2 * 1024 * 1024,
+    maxPayloadLength: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
   },
 });
 console.log(`listening ${server.port}`);
