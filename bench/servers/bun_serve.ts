@@ -50,7 +50,8 @@ const server = Bun.serve({
     message(ws, message) {
       ws.send(message);
     },
-    perMessageDeflate: false,
+    // ECHO_DEFLATE=1 (the compression benchmark) turns compression on.
+    perMessageDeflate: process.env.ECHO_DEFLATE === "1",
     maxPayloadLength: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
   },
 });

@@ -10,7 +10,8 @@
  *
  * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>` once
  * ready. Stops on SIGTERM or SIGINT. `ECHO_MAX_MESSAGE` sets the message and frame limit (default
- * 2 MiB) and `ECHO_MAX_BUFFERED` the send queue's limit (default: netws' own).
+ * 2 MiB) and `ECHO_MAX_BUFFERED` the send queue's limit (default: netws' own); `ECHO_DEFLATE=1`
+ * negotiates permessage-deflate and compresses every message.
  *
  * @module
  */
@@ -33,6 +34,8 @@ const server = serve({
   maxFrameSize: maxMessageSize,
   maxFragments: 4096,
   ...(maxBuffered === undefined ? {} : { maxBufferedAmount: Number(maxBuffered) }),
+  // The compression benchmark (bench/deflate.sh): compress every message, however small.
+  ...(process.env.ECHO_DEFLATE === "1" ? { perMessageDeflate: { threshold: 0 } } : {}),
   onConnect(conn) {
     conn.on("text", (c, text) => c.sendText(text));
     conn.on("binary", (c, data) => c.sendBinary(data));

@@ -4,7 +4,7 @@
 //   NETWS_MODULE=/path/to/npm/mod.js node bench/servers/netws_node.mjs 9001
 //
 // The port comes from the first argument or PORT (default 9001). Prints `listening <port>`.
-// ECHO_MAX_MESSAGE and ECHO_MAX_BUFFERED as in netws.ts.
+// ECHO_MAX_MESSAGE, ECHO_MAX_BUFFERED and ECHO_DEFLATE as in netws.ts.
 
 import { pathToFileURL } from "node:url";
 
@@ -28,6 +28,8 @@ const server = serve({
   maxFrameSize: maxMessageSize,
   maxFragments: 4096,
   ...(maxBuffered === undefined ? {} : { maxBufferedAmount: Number(maxBuffered) }),
+  // The compression benchmark (bench/deflate.sh): compress every message, however small.
+  ...(process.env.ECHO_DEFLATE === "1" ? { perMessageDeflate: { threshold: 0 } } : {}),
   onConnect(conn) {
     conn.on("text", (c, text) => c.sendText(text));
     conn.on("binary", (c, data) => c.sendBinary(data));

@@ -12,7 +12,8 @@ const server = new WebSocketServer({
   host: "127.0.0.1",
   port,
   maxPayload: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
-  perMessageDeflate: false,
+  // ECHO_DEFLATE=1 (the compression benchmark): compress every message, however small.
+  perMessageDeflate: process.env.ECHO_DEFLATE === "1" ? { threshold: 0 } : false,
 });
 server.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
