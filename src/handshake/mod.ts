@@ -19,20 +19,20 @@
  * @module
  */
 
+export { acceptKey } from "./accept_key.ts";
+export { HandshakeError, type HandshakeErrorCode } from "./errors.ts";
 export {
-  acceptKey,
-  type AcceptResponseOptions,
-  buildAcceptResponse,
-  buildErrorResponse,
   DEFAULT_MAX_HEADER_FIELDS,
-  type ErrorResponseOptions,
-  isUpgradeRequest,
   type ParsedRequest,
   parseRequestHead,
   type ParseRequestHeadOptions,
-  toRequest,
+} from "./request_head.ts";
+export { buildErrorResponse, encodeResponse, type ErrorResponseOptions } from "./response.ts";
+export { toRequest } from "./to_request.ts";
+export {
+  type AcceptResponseOptions,
+  buildAcceptResponse,
+  isUpgradeRequest,
   type UpgradeRequest,
   validateUpgrade,
-} from "./handshake.ts";
-export { encodeResponse } from "./http_response.ts";
-export { HandshakeError } from "../protocol/errors.ts";
+} from "./upgrade.ts";
