@@ -5,8 +5,8 @@ import { bytes, KEY, LIMIT, parse, rejects, upgrade, UPGRADE_FIELDS } from "./he
 
 const encoder = new TextEncoder();
 
-function badRequest(text: string, reason = "") {
-  const error = rejects(() => parseRequestHead(encoder.encode(text), LIMIT), 400, "BAD_REQUEST");
+function badRequest(text: string, code: string, reason = "") {
+  const error = rejects(() => parseRequestHead(encoder.encode(text), LIMIT), 400, code);
   assert.ok(error.message.includes(reason), `"${error.message}" mentions "${reason}"`);
   return error;
 }
@@ -45,7 +45,7 @@ describe("parseRequestHead", () => {
     const error = rejects(
       () => parseRequestHead(text, LIMIT, { scannedLength: text.length - 1 }),
       400,
-      "BAD_REQUEST",
+      "BARE_LF",
     );
     assert.match(error.message, /bare LF/);
   });
@@ -55,7 +55,7 @@ describe("parseRequestHead", () => {
     const error = rejects(
       () => parseRequestHead(text, LIMIT, { scannedLength: 36 }),
       400,
-      "BAD_REQUEST",
+      "INVALID_BYTE",
     );
     assert.equal(error.message, "Cannot parse request: invalid byte 0x0a at offset 29");
   });
@@ -137,26 +137,30 @@ describe("parseRequestHead", () => {
   });
 
   it("parseRequestHead rejects a bare LF before the head is complete", () => {
-    badRequest("GET / HTTP/1.1\nHost: a", "bare LF");
-    badRequest("GET / HTTP/1.1\r\nHost: a\n\n", "bare LF");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\n\n", "bare LF");
+    badRequest("GET / HTTP/1.1\nHost: a", "BARE_LF", "bare LF");
+    badRequest("GET / HTTP/1.1\r\nHost: a\n\n", "BARE_LF", "bare LF");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\n\n", "BARE_LF", "bare LF");
   });
 
   it("parseRequestHead rejects bytes that cannot start a request at once", () => {
-    badRequest("\x16\x03\x01");
-    badRequest("\0");
-    badRequest("\u00ff");
+    badRequest("\x16\x03\x01", "NOT_HTTP");
+    badRequest("\0", "NOT_HTTP");
+    badRequest("\u00ff", "NOT_HTTP");
   });
 
   it("parseRequestHead rejects a bare CR", () => {
-    badRequest("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", "invalid byte 0x0d");
+    badRequest("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", "INVALID_BYTE", "invalid byte 0x0d");
   });
 
   it("parseRequestHead rejects NUL and other control bytes", () => {
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", "invalid byte 0x00 at offset 29");
-    badRequest("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n");
+    badRequest(
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n",
+      "INVALID_BYTE",
+      "invalid byte 0x00 at offset 29",
+    );
+    badRequest("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_BYTE");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n", "INVALID_BYTE");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n", "INVALID_BYTE");
   });
 
   it("parseRequestHead accepts HT in a value", () => {
@@ -164,62 +168,77 @@ describe("parseRequestHead", () => {
   });
 
   it("parseRequestHead rejects non-ASCII bytes", () => {
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: caf\u00e9\r\n\r\n");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: caf\u00e9\r\n\r\n", "INVALID_BYTE");
     const raw = new Uint8Array([...encoder.encode("GET / HTTP/1.1\r\nX: "), 0xff, 13, 10, 13, 10]);
-    rejects(() => parseRequestHead(raw, LIMIT), 400, "BAD_REQUEST");
+    rejects(() => parseRequestHead(raw, LIMIT), 400, "INVALID_BYTE");
   });
 
   it("parseRequestHead rejects obsolete line folding", () => {
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", "folded");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\tY: 2\r\n\r\n", "folded");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", "FOLDED_HEADER", "folded");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\tY: 2\r\n\r\n", "FOLDED_HEADER", "folded");
   });
 
   it("parseRequestHead rejects whitespace before a colon", () => {
-    badRequest("GET / HTTP/1.1\r\nHost : a\r\n\r\n", `invalid header name "Host "`);
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX\t: b\r\n\r\n", "invalid header name");
+    badRequest(
+      "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+      "INVALID_HEADER_NAME",
+      `invalid header name "Host "`,
+    );
+    badRequest(
+      "GET / HTTP/1.1\r\nHost: a\r\nX\t: b\r\n\r\n",
+      "INVALID_HEADER_NAME",
+      "invalid header name",
+    );
   });
 
   it("parseRequestHead rejects invalid header names and lines without a colon", () => {
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", "INVALID_HEADER_NAME");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nX(y): b\r\n\r\n", "INVALID_HEADER_NAME");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n", "INVALID_HEADER_LINE");
   });
 
   it("parseRequestHead rejects a non-token method", () => {
-    badRequest("G(T / HTTP/1.1\r\nHost: a\r\n\r\n");
-    badRequest("G\tT / HTTP/1.1\r\nHost: a\r\n\r\n");
-    badRequest(" GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    badRequest("G(T / HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_METHOD");
+    badRequest("G\tT / HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_METHOD");
+    badRequest(" GET / HTTP/1.1\r\nHost: a\r\n\r\n", "NOT_HTTP");
   });
 
   it("parseRequestHead rejects a malformed request line", () => {
-    badRequest("\r\n\r\n");
-    badRequest("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
-    badRequest("GET\r\nHost: a\r\n\r\n");
-    badRequest("GET /\r\nHost: a\r\n\r\n");
-    badRequest("GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
-    badRequest("GET / HTTP/1.1 \r\nHost: a\r\n\r\n");
-    badRequest("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n");
+    badRequest("\r\n\r\n", "NOT_HTTP");
+    badRequest("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "NOT_HTTP");
+    badRequest("GET\r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
+    badRequest("GET /\r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
+    badRequest("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
+    badRequest("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
+    badRequest("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
   });
 
   it("parseRequestHead rejects any version but HTTP/1.1", () => {
-    for (const version of ["HTTP/1.0", "HTTP/2.0", "http/1.1", "HTTP/1.10", "HTTP/1"]) {
-      badRequest(`GET / ${version}\r\nHost: a\r\n\r\n`);
+    for (const version of ["HTTP/1.0", "HTTP/2.0", "HTTP/0.9"]) {
+      badRequest(`GET / ${version}\r\nHost: a\r\n\r\n`, "UNSUPPORTED_HTTP_VERSION");
+    }
+    // RFC 9112 §2.3: not an HTTP-version at all, so the line is malformed.
+    for (const version of ["http/1.1", "HTTP/1.10", "HTTP/1", "HTTP/1.1x"]) {
+      badRequest(`GET / ${version}\r\nHost: a\r\n\r\n`, "INVALID_REQUEST_LINE");
     }
   });
 
   it("parseRequestHead rejects targets that are neither origin-form nor absolute-form", () => {
     for (
-      const target of ["*", "a.test:443", "chat", "ftp://a/b", "http://", "http://u@a/", "/a#b"]
+      const target of ["*", "a.test:443", "chat", "ftp://a/b", "http://", "http://u@a/"]
     ) {
-      badRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      badRequest(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`, "UNSUPPORTED_TARGET");
     }
+    badRequest("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_TARGET");
+    badRequest("GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_TARGET");
+    badRequest("GET  HTTP/1.1\r\nHost: a\r\n\r\n", "INVALID_REQUEST_LINE");
   });
 
   it("parseRequestHead rejects a missing, repeated or invalid Host", () => {
-    badRequest("GET / HTTP/1.1\r\n\r\n");
-    badRequest("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "more than one");
+    badRequest("GET / HTTP/1.1\r\n\r\n", "MISSING_HOST");
+    badRequest("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "DUPLICATE_HOST", "more than one");
     for (const host of ["", "a b", "a/b", "a:8o", "[::1", "[zz]", "u@a", ":80"]) {
-      badRequest(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      badRequest(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, "INVALID_HOST");
     }
     assert.equal(parse(["GET / HTTP/1.1", "Host: [::1]:8080"]).headers.get("host"), "[::1]:8080");
   });
@@ -247,13 +266,13 @@ describe("parseRequestHead", () => {
     const atLimit = bytes(["GET / HTTP/1.1", "Host: a", ...fields]);
     assert.equal(parseRequestHead(atLimit, LIMIT)?.headers.get("x-98"), "98");
     const over = bytes(["GET / HTTP/1.1", "Host: a", ...fields, "X: y"]);
-    rejects(() => parseRequestHead(over, LIMIT), 431, "HEADERS_TOO_LARGE");
+    rejects(() => parseRequestHead(over, LIMIT), 431, "TOO_MANY_HEADERS");
     const one = bytes(["GET / HTTP/1.1", "Host: a"]);
     assert.equal(parseRequestHead(one, LIMIT, { maxHeaderFields: 1 })?.method, "GET");
     rejects(
       () => parseRequestHead(one, LIMIT, { maxHeaderFields: 0 }),
       431,
-      "HEADERS_TOO_LARGE",
+      "TOO_MANY_HEADERS",
     );
   });
 });

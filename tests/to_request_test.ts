@@ -21,8 +21,8 @@ describe("toRequest", () => {
     const request = upgrade();
     const headers = new Headers(request.headers);
     headers.delete("host");
-    rejects(() => toRequest({ ...request, headers }, { secure: false }), 400, "BAD_REQUEST");
+    rejects(() => toRequest({ ...request, headers }, { secure: false }), 400, "MISSING_HOST");
     headers.set("host", "a%zz");
-    rejects(() => toRequest({ ...request, headers }, { secure: false }), 400, "BAD_REQUEST");
+    rejects(() => toRequest({ ...request, headers }, { secure: false }), 400, "INVALID_REQUEST");
   });
 });

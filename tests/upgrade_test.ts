@@ -76,22 +76,17 @@ describe("validateUpgrade", () => {
     const request = upgrade();
     const headers = new Headers(request.headers);
     headers.delete("host");
-    rejects(() => validateUpgrade({ ...request, headers }), 400, "BAD_REQUEST");
+    rejects(() => validateUpgrade({ ...request, headers }), 400, "MISSING_HOST");
   });
 
   it("validateUpgrade answers a request that is not an upgrade with 426", () => {
     const expected = { Upgrade: "websocket", Connection: "Upgrade" };
-    for (
-      const fields of [
-        { Upgrade: null },
-        { Upgrade: "h2c" },
-        { Upgrade: "websocket/13" },
-        { Connection: null },
-        { Connection: "keep-alive" },
-        { Connection: "upgrade-insecure" },
-      ]
-    ) {
+    for (const fields of [{ Upgrade: null }, { Upgrade: "h2c" }, { Upgrade: "websocket/13" }]) {
       rejects(() => validateUpgrade(upgrade(fields)), 426, "UPGRADE_REQUIRED", expected);
+    }
+    for (const value of [null, "keep-alive", "upgrade-insecure"]) {
+      const request = upgrade({ Connection: value });
+      rejects(() => validateUpgrade(request), 426, "MISSING_CONNECTION_UPGRADE", expected);
     }
   });
 
@@ -108,8 +103,12 @@ describe("validateUpgrade", () => {
   });
 
   it("validateUpgrade rejects a missing or malformed Sec-WebSocket-Key", () => {
+    rejects(
+      () => validateUpgrade(upgrade({ "Sec-WebSocket-Key": null })),
+      400,
+      "MISSING_KEY",
+    );
     const keys = [
-      null,
       "",
       "dGhlIHNhbXBsZSBub25jZQ", // no padding
       "dGhlIHNhbXBsZSBub25jZQ=", // one pad only
@@ -122,27 +121,33 @@ describe("validateUpgrade", () => {
       rejects(
         () => validateUpgrade(upgrade({ "Sec-WebSocket-Key": key })),
         400,
-        "BAD_REQUEST",
+        "INVALID_KEY",
       );
     }
   });
 
   it("validateUpgrade rejects a repeated Sec-WebSocket-Key", () => {
     const request = upgrade({ "Sec-WebSocket-Key": KEY, "sec-websocket-key": KEY });
-    const error = rejects(() => validateUpgrade(request), 400, "BAD_REQUEST");
+    const error = rejects(() => validateUpgrade(request), 400, "DUPLICATE_KEY");
     assert.match(error.message, /more than one value/);
   });
 
   it("validateUpgrade rejects invalid or repeated subprotocols", () => {
-    for (const protocols of ["a b", "a, a", "chat/1.0(x)"]) {
+    for (const protocols of ["a b", "chat/1.0(x)", "a, b c"]) {
       const request = upgrade({ "Sec-WebSocket-Protocol": protocols });
-      rejects(() => validateUpgrade(request), 400, "BAD_REQUEST");
+      rejects(() => validateUpgrade(request), 400, "INVALID_PROTOCOL");
     }
+    for (const protocols of ["a, a", "a, b, a"]) {
+      const request = upgrade({ "Sec-WebSocket-Protocol": protocols });
+      rejects(() => validateUpgrade(request), 400, "DUPLICATE_PROTOCOL");
+    }
+    const repeated = upgrade({ "Sec-WebSocket-Protocol": "a", "sec-websocket-protocol": "a" });
+    rejects(() => validateUpgrade(repeated), 400, "DUPLICATE_PROTOCOL");
   });
 
   it("validateUpgrade rejects a request with a body", () => {
     for (const fields of [{ "Content-Length": "5" }, { "Transfer-Encoding": "chunked" }]) {
-      rejects(() => validateUpgrade(upgrade(fields)), 400, "BAD_REQUEST");
+      rejects(() => validateUpgrade(upgrade(fields)), 400, "UNEXPECTED_BODY");
     }
     assert.equal(validateUpgrade(upgrade({ "Content-Length": "0" })).key, KEY);
   });

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { HandshakeError, quote } from "./errors.ts";
+import { quote, refusal } from "./errors.ts";
 
 /** A request head, as read by {@linkcode parseRequestHead}. */
 export interface ParsedRequest {
@@ -82,11 +82,12 @@ const decoder = new TextDecoder();
  * Reads an HTTP/1.1 request head from the start of `buffer`. Returns `undefined` until the head is
  * complete; call it again with the bytes received so far.
  *
- * Throws a {@linkcode HandshakeError}: 431 `HEADERS_TOO_LARGE` once more than `maxHeaderSize`
- * bytes arrived without a complete head (or the head is longer) or with more than
- * `maxHeaderFields` header fields, 400 `BAD_REQUEST` for a malformed head. A bare LF or a first
- * byte that cannot start a method fails at once; other faults once the head is complete. Bad
- * options throw a `RangeError`.
+ * Throws a {@linkcode HandshakeError} whose `code` names the fault and whose `body` says it in
+ * fixed words: 431 `HEADERS_TOO_LARGE` once more than `maxHeaderSize` bytes arrived without a
+ * complete head (or the head is longer), 431 `TOO_MANY_HEADERS` for more than `maxHeaderFields`
+ * fields, and a 400 for a malformed head (`BARE_LF`, `INVALID_BYTE`, `MISSING_HOST`, … as the
+ * README lists). A bare LF or a first byte that cannot start a method (`NOT_HTTP`) fails at once;
+ * other faults once the head is complete. Bad options throw a `RangeError`.
  *
  * @example Read a head and keep the bytes after it
  * ```ts
@@ -142,17 +143,16 @@ export function parseRequestHead(
   // RFC 9112 §3: a request starts with a method token; fail garbage such as a TLS hello at once.
   if (buffer.length > 0 && (classes[buffer[0]!]! & TOKEN) === 0) {
     const hex = buffer[0]!.toString(16).padStart(2, "0");
-    throw badRequest(`Cannot parse request: invalid first byte 0x${hex}`);
+    throw refusal("NOT_HTTP", `Cannot parse request: invalid first byte 0x${hex}`);
   }
   const limit = Math.min(buffer.length, maxHeaderSize);
   // A CRLF CRLF that ends just past the scanned bytes starts at most 3 bytes before their end.
   const headLength = findHeadEnd(buffer, Math.max(0, scannedLength - 3), limit);
   if (headLength === undefined) {
     if (buffer.length <= maxHeaderSize) return undefined;
-    throw new HandshakeError(
-      `Cannot parse request: head exceeds the limit of ${maxHeaderSize} bytes`,
-      431,
+    throw refusal(
       "HEADERS_TOO_LARGE",
+      `Cannot parse request: head exceeds the limit of ${maxHeaderSize} bytes`,
     );
   }
   checkBytes(buffer, headLength);
@@ -166,10 +166,9 @@ export function parseRequestHead(
     // RFC 6585 §5: 431 also covers too many fields. Appending to Headers is not linear in every
     // runtime: thousands of tiny fields would cost milliseconds.
     if (count > maxHeaderFields) {
-      throw new HandshakeError(
+      throw refusal(
+        "TOO_MANY_HEADERS",
         `Cannot parse request: more than ${maxHeaderFields} header fields`,
-        431,
-        "HEADERS_TOO_LARGE",
       );
     }
     const next = head.indexOf("\r\n", start);
@@ -178,8 +177,10 @@ export function parseRequestHead(
   }
   // RFC 9112 §3.2: answer 400 to a request without Host, or with an invalid one.
   const host = headers.get("host");
-  if (host === null) throw badRequest(`Cannot parse request: missing "Host" header`);
-  if (!isAuthority(host)) throw badRequest(`Cannot parse request: invalid "Host" ${quote(host)}`);
+  if (host === null) throw refusal("MISSING_HOST", `Cannot parse request: missing "Host" header`);
+  if (!isAuthority(host)) {
+    throw refusal("INVALID_HOST", `Cannot parse request: invalid "Host" ${quote(host)}`);
+  }
   return { method, target, path, query, httpVersion: "1.1", headers, headLength };
 }
 
@@ -191,7 +192,7 @@ function findHeadEnd(buffer: Uint8Array, from: number, limit: number): number | 
     // RFC 9112 §2.2 lets a server accept a bare LF; netws rejects it: parsers that disagree on
     // line ends are how requests get smuggled.
     if (lf === 0 || scan[lf - 1] !== CR) {
-      throw badRequest(`Cannot parse request: bare LF at offset ${lf}`);
+      throw refusal("BARE_LF", `Cannot parse request: bare LF at offset ${lf}`);
     }
     if (lf + 2 < limit && scan[lf + 1] === CR && scan[lf + 2] === LF) return lf + 3;
   }
@@ -206,7 +207,7 @@ function checkBytes(buffer: Uint8Array, headLength: number): void {
     if (byte === HT || (byte === CR && buffer[i + 1] === LF)) continue;
     if (byte === LF && buffer[i - 1] === CR) continue;
     const hex = byte.toString(16).padStart(2, "0");
-    throw badRequest(`Cannot parse request: invalid byte 0x${hex} at offset ${i}`);
+    throw refusal("INVALID_BYTE", `Cannot parse request: invalid byte 0x${hex} at offset ${i}`);
   }
 }
 
@@ -216,15 +217,30 @@ function parseRequestLine(
   // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
   const first = line.indexOf(" ");
   const second = line.indexOf(" ", first + 1);
-  if (first <= 0 || second === -1) {
-    throw badRequest(`Cannot parse request: invalid request line ${quote(line)}`);
+  if (first <= 0 || second === -1 || second === first + 1) {
+    throw refusal(
+      "INVALID_REQUEST_LINE",
+      `Cannot parse request: invalid request line ${quote(line)}`,
+    );
   }
   const method = line.slice(0, first);
-  if (!isToken(method)) throw badRequest(`Cannot parse request: invalid method ${quote(method)}`);
-  // RFC 9112 §2.3: the version is case-sensitive; RFC 6455 §4.1 needs at least HTTP/1.1.
+  if (!isToken(method)) {
+    throw refusal("INVALID_METHOD", `Cannot parse request: invalid method ${quote(method)}`);
+  }
+  // RFC 9112 §2.3: HTTP-version is "HTTP/" DIGIT "." DIGIT, case-sensitive; anything else means
+  // the line is not what it seems (an extra space, say). RFC 6455 §4.1 needs HTTP/1.1.
   const version = line.slice(second + 1);
+  if (version !== "HTTP/1.1" && !/^HTTP\/\d\.\d$/.test(version)) {
+    throw refusal(
+      "INVALID_REQUEST_LINE",
+      `Cannot parse request: invalid request line ${quote(line)}`,
+    );
+  }
   if (version !== "HTTP/1.1") {
-    throw badRequest(`Cannot parse request: unsupported version ${quote(version)}`);
+    throw refusal(
+      "UNSUPPORTED_HTTP_VERSION",
+      `Cannot parse request: unsupported version ${quote(version)}`,
+    );
   }
   const target = line.slice(first + 1, second);
   return { method, target, ...splitTarget(target) };
@@ -237,14 +253,20 @@ function splitTarget(target: string): { path: string; query: string } {
     const c = target.charCodeAt(i);
     // RFC 6455 §3: no fragment; RFC 9112 §3.2: no whitespace.
     if (c <= SP || c === 0x23) {
-      throw badRequest(`Cannot parse request: invalid request target ${quote(target)}`);
+      throw refusal(
+        "INVALID_TARGET",
+        `Cannot parse request: invalid request target ${quote(target)}`,
+      );
     }
   }
   let start = 0;
   if (target.charCodeAt(0) !== 0x2f) {
     const authority = absoluteAuthority(target);
     if (authority === undefined || !isAuthority(authority) || authority.includes("@")) {
-      throw badRequest(`Cannot parse request: unsupported request target ${quote(target)}`);
+      throw refusal(
+        "UNSUPPORTED_TARGET",
+        `Cannot parse request: unsupported request target ${quote(target)}`,
+      );
     }
     start = target.indexOf("://") + 3 + authority.length;
   }
@@ -269,20 +291,29 @@ function addField(headers: Headers, head: string, start: number, end: number): v
   // RFC 9112 §5.2: obsolete line folding is rejected with 400.
   const first = head.charCodeAt(start);
   if (first === SP || first === HT) {
-    throw badRequest(`Cannot parse request: folded header line ${quote(head.slice(start, end))}`);
+    throw refusal(
+      "FOLDED_HEADER",
+      `Cannot parse request: folded header line ${quote(head.slice(start, end))}`,
+    );
   }
   const colon = head.indexOf(":", start);
   if (colon === -1 || colon >= end) {
-    throw badRequest(
+    throw refusal(
+      "INVALID_HEADER_LINE",
       `Cannot parse request: header line without colon ${quote(head.slice(start, end))}`,
     );
   }
   // RFC 9112 §5.1: whitespace between name and colon must be rejected with 400.
   const name = head.slice(start, colon);
-  if (!isToken(name)) throw badRequest(`Cannot parse request: invalid header name ${quote(name)}`);
+  if (!isToken(name)) {
+    throw refusal(
+      "INVALID_HEADER_NAME",
+      `Cannot parse request: invalid header name ${quote(name)}`,
+    );
+  }
   // RFC 9112 §3.2: a second Host is answered with 400.
   if (name.length === 4 && name.toLowerCase() === "host" && headers.has("host")) {
-    throw badRequest(`Cannot parse request: more than one "Host" header`);
+    throw refusal("DUPLICATE_HOST", `Cannot parse request: more than one "Host" header`);
   }
   headers.append(name, trimOws(head.slice(colon + 1, end)));
 }
@@ -347,8 +378,4 @@ export function trimOws(value: string): string {
   while (start < end && (value[start] === " " || value[start] === "\t")) start++;
   while (end > start && (value[end - 1] === " " || value[end - 1] === "\t")) end--;
   return value.slice(start, end);
-}
-
-function badRequest(message: string): HandshakeError {
-  return new HandshakeError(message, 400, "BAD_REQUEST");
 }

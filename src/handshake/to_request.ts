@@ -4,13 +4,14 @@
  * @module
  */
 
-import { HandshakeError, quote } from "./errors.ts";
+import { quote, refusal } from "./errors.ts";
 import { hostOf, type ParsedRequest } from "./request_head.ts";
 
 /**
  * Converts a parsed request into a web `Request` for application code, such as an `onUpgrade`
  * callback. The URL is built from `Host` (or an absolute target) and `secure`; the `Request` has
- * no body. Throws a 400 {@linkcode HandshakeError} if no valid URL can be built.
+ * no body. Throws a 400 {@linkcode HandshakeError}: `MISSING_HOST`, or
+ * `INVALID_REQUEST` if no valid `Request` can be built.
  *
  * @example Give application code a web Request
  * ```ts
@@ -27,20 +28,19 @@ import { hostOf, type ParsedRequest } from "./request_head.ts";
  */
 export function toRequest(parsed: ParsedRequest, base: { secure: boolean }): Request {
   const host = hostOf(parsed);
-  if (host === undefined) throw badRequest(`Cannot convert request: missing "Host" header`);
+  if (host === undefined) {
+    throw refusal("MISSING_HOST", `Cannot convert request: missing "Host" header`);
+  }
   const search = parsed.query === "" ? "" : `?${parsed.query}`;
   const url = `${base.secure ? "https" : "http"}://${host}${parsed.path}${search}`;
   try {
     return new Request(url, { method: parsed.method, headers: parsed.headers });
   } catch {
-    throw badRequest(
+    throw refusal(
+      "INVALID_REQUEST",
       `Cannot convert request: method ${quote(parsed.method)} and URL ${
         quote(url)
       } make no Request`,
     );
   }
-}
-
-function badRequest(message: string): HandshakeError {
-  return new HandshakeError(message, 400, "BAD_REQUEST");
 }

@@ -6,7 +6,7 @@
  */
 
 import { acceptKey, BASE64 } from "./accept_key.ts";
-import { HandshakeError, quote } from "./errors.ts";
+import { quote, refusal } from "./errors.ts";
 import { hasToken, hostOf, isToken, type ParsedRequest, trimOws } from "./request_head.ts";
 import { headerPairs } from "./response.ts";
 
@@ -65,11 +65,12 @@ export function isUpgradeRequest(request: { readonly headers: Headers }): boolea
 /**
  * Checks a request against RFC 6455 §4.2.1 and returns what the server needs to answer it.
  *
- * Throws a {@linkcode HandshakeError} whose `status`, `code` and `headers` make the response:
- * 405 `METHOD_NOT_ALLOWED` (with `Allow: GET`); 400 `BAD_REQUEST` for a missing `Host`, a request
- * with a body, or a bad `Sec-WebSocket-Key` or `Sec-WebSocket-Protocol`; 426 `UPGRADE_REQUIRED` when
- * `Upgrade` or `Connection` does not ask for WebSocket; 426 `UNSUPPORTED_VERSION` when
- * `Sec-WebSocket-Version` is not `13`. Both 426 carry `Upgrade: websocket`.
+ * Throws a {@linkcode HandshakeError} whose `status`, `headers` and `body` make the response:
+ * 405 `METHOD_NOT_ALLOWED` (with `Allow: GET`); 400 `MISSING_HOST`, `UNEXPECTED_BODY` (a request
+ * with a body), `MISSING_KEY`, `DUPLICATE_KEY`, `INVALID_KEY`, `INVALID_PROTOCOL` or
+ * `DUPLICATE_PROTOCOL`; 426 `UPGRADE_REQUIRED` or `MISSING_CONNECTION_UPGRADE` when `Upgrade` or
+ * `Connection` does not ask for WebSocket; 426 `UNSUPPORTED_VERSION` when `Sec-WebSocket-Version`
+ * is not `13`. Every 426 carries `Upgrade: websocket`.
  *
  * @example Accept a browser's handshake
  * ```ts
@@ -91,37 +92,44 @@ export function validateUpgrade(request: ParsedRequest): UpgradeRequest {
   const { headers } = request;
   // RFC 6455 §4.2.1 item 1: the method must be GET.
   if (request.method !== "GET") {
-    throw new HandshakeError(
-      `Cannot accept handshake: method ${quote(request.method)} is not "GET"`,
-      405,
+    throw refusal(
       "METHOD_NOT_ALLOWED",
-      { Allow: "GET" },
+      `Cannot accept handshake: method ${quote(request.method)} is not "GET"`,
     );
   }
   // RFC 6455 §4.2.1 item 2: a Host header.
   const host = hostOf(request);
-  if (host === undefined) throw badRequest(`Cannot accept handshake: missing "Host" header`);
+  if (host === undefined) {
+    throw refusal("MISSING_HOST", `Cannot accept handshake: missing "Host" header`);
+  }
   // RFC 6455 §4.2.1 items 3-4; RFC 9110 §15.5.22: a 426 names the protocol to upgrade to, and
   // RFC 9110 §7.8: whoever sends Upgrade also sends "Connection: Upgrade".
   if (!hasToken(headers.get("upgrade"), "websocket")) {
-    throw upgradeRequired(`Cannot accept handshake: "Upgrade" header does not name "websocket"`);
+    throw refusal(
+      "UPGRADE_REQUIRED",
+      `Cannot accept handshake: "Upgrade" header does not name "websocket"`,
+    );
   }
   if (!hasToken(headers.get("connection"), "upgrade")) {
-    throw upgradeRequired(`Cannot accept handshake: "Connection" header does not name "upgrade"`);
+    throw refusal(
+      "MISSING_CONNECTION_UPGRADE",
+      `Cannot accept handshake: "Connection" header does not name "upgrade"`,
+    );
   }
   // RFC 9112 §6.3: a body would sit where the first frames go; reject rather than guess.
   const contentLength = headers.get("content-length");
   if (headers.has("transfer-encoding") || (contentLength !== null && contentLength !== "0")) {
-    throw badRequest(`Cannot accept handshake: a request with a body cannot upgrade`);
+    throw refusal(
+      "UNEXPECTED_BODY",
+      `Cannot accept handshake: a request with a body cannot upgrade`,
+    );
   }
   // RFC 6455 §4.2.2 item 4: answer an unknown version with the versions the server speaks.
   const version = headers.get("sec-websocket-version");
   if (version !== "13") {
-    throw new HandshakeError(
-      `Cannot accept handshake: unsupported "Sec-WebSocket-Version" ${quote(version ?? "")}`,
-      426,
+    throw refusal(
       "UNSUPPORTED_VERSION",
-      { Upgrade: "websocket", Connection: "Upgrade", "Sec-WebSocket-Version": "13" },
+      `Cannot accept handshake: unsupported "Sec-WebSocket-Version" ${quote(version ?? "")}`,
     );
   }
   return {
@@ -139,14 +147,20 @@ export function validateUpgrade(request: ParsedRequest): UpgradeRequest {
 // bits zero (RFC 4648 §3.5), as every client's encoder does.
 function readKey(headers: Headers): string {
   const key = headers.get("sec-websocket-key");
-  if (key === null) throw badRequest(`Cannot accept handshake: missing "Sec-WebSocket-Key" header`);
+  if (key === null) {
+    throw refusal("MISSING_KEY", `Cannot accept handshake: missing "Sec-WebSocket-Key" header`);
+  }
   if (key.includes(",")) {
-    throw badRequest(`Cannot accept handshake: "Sec-WebSocket-Key" holds more than one value`);
+    throw refusal(
+      "DUPLICATE_KEY",
+      `Cannot accept handshake: "Sec-WebSocket-Key" holds more than one value`,
+    );
   }
   let valid = key.length === 24 && key.endsWith("==") && "AQgw".includes(key[21]!);
   for (let i = 0; valid && i < 21; i++) valid = BASE64.includes(key[i]!);
   if (!valid) {
-    throw badRequest(
+    throw refusal(
+      "INVALID_KEY",
       `Cannot accept handshake: "Sec-WebSocket-Key" ${quote(key)} is not 16 bytes in base64`,
     );
   }
@@ -161,8 +175,17 @@ function readProtocols(headers: Headers): string[] {
   for (const item of value.split(",")) {
     const protocol = trimOws(item);
     if (protocol === "") continue;
-    if (!isToken(protocol) || protocols.includes(protocol)) {
-      throw badRequest(`Cannot accept handshake: invalid subprotocol ${quote(protocol)}`);
+    if (!isToken(protocol)) {
+      throw refusal(
+        "INVALID_PROTOCOL",
+        `Cannot accept handshake: invalid subprotocol ${quote(protocol)}`,
+      );
+    }
+    if (protocols.includes(protocol)) {
+      throw refusal(
+        "DUPLICATE_PROTOCOL",
+        `Cannot accept handshake: subprotocol ${quote(protocol)} offered twice`,
+      );
     }
     protocols.push(protocol);
   }
@@ -215,14 +238,3 @@ const ACCEPT_RESERVED = new Set([
   "content-length",
   "transfer-encoding",
 ]);
-
-function badRequest(message: string): HandshakeError {
-  return new HandshakeError(message, 400, "BAD_REQUEST");
-}
-
-function upgradeRequired(message: string): HandshakeError {
-  return new HandshakeError(message, 426, "UPGRADE_REQUIRED", {
-    Upgrade: "websocket",
-    Connection: "Upgrade",
-  });
-}

@@ -81,6 +81,7 @@ export function rejects(
     assert.equal(error.status, status);
     assert.equal(error.code, code);
     assert.deepEqual(error.headers, headers);
+    assert.equal(typeof error.body, "string", "a refusal names its reason in the body");
     assert.ok(error.message.startsWith("Cannot "), error.message);
     return error;
   }
