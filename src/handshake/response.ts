@@ -7,7 +7,7 @@
  */
 
 import { quote } from "./errors.ts";
-import { isToken, trimOws } from "./request_head.ts";
+import { isToken, trimOws } from "./_syntax.ts";
 
 /** Options of {@linkcode buildErrorResponse}. */
 export interface ErrorResponseOptions {

@@ -7,7 +7,8 @@
 
 import { acceptKey, BASE64 } from "./accept_key.ts";
 import { quote, refusal } from "./errors.ts";
-import { hasToken, hostOf, isToken, type ParsedRequest, trimOws } from "./request_head.ts";
+import { hasToken, isToken, trimOws } from "./_syntax.ts";
+import { hostOf, type ParsedRequest } from "./request_head.ts";
 import { headerPairs } from "./response.ts";
 
 /** A request that passed every check of RFC 6455 §4.2.1, as returned by {@linkcode validateUpgrade}. */
