@@ -270,6 +270,7 @@ describe("handshake refusals", () => {
       assert.equal(error.code, refusal.code);
       assert.equal(error.status, refusal.status, refusal.code);
       assert.deepEqual(error.headers, refusal.headers ?? {}, refusal.code);
+      assert.ok(Object.isFrozen(error.headers), `${refusal.code}: headers shared, so frozen`);
       assert.equal(error.body, refusal.body, refusal.code);
       const [responseHead = "", body] = response.split("\r\n\r\n");
       const lines = responseHead.split("\r\n");

@@ -51,7 +51,9 @@ type RefusalCode = Exclude<
   "BAD_REQUEST" | "FORBIDDEN" | "NOT_FOUND" | "INTERNAL_ERROR"
 >;
 
-const UPGRADE = { Upgrade: "websocket", Connection: "Upgrade" } as const;
+// Frozen: every error of a kind shares its headers object.
+const NO_HEADERS = Object.freeze({});
+const UPGRADE = Object.freeze({ Upgrade: "websocket", Connection: "Upgrade" });
 
 // The answer to each refusal. A body names the reason in fixed words: it never repeats bytes of the
 // request, so a response cannot carry what a hostile client wrote into it.
@@ -75,14 +77,18 @@ const REFUSALS: Readonly<Record<RefusalCode, Refusal>> = {
   HEADERS_TOO_LARGE: [431, "The request head is larger than the server accepts"],
   TOO_MANY_HEADERS: [431, "The request has more header fields than the server accepts"],
   // RFC 6455 §4.2.1: the request is HTTP, but not a WebSocket handshake netws can accept.
-  METHOD_NOT_ALLOWED: [405, "A WebSocket handshake must use GET", { Allow: "GET" }],
+  METHOD_NOT_ALLOWED: [405, "A WebSocket handshake must use GET", Object.freeze({ Allow: "GET" })],
   UPGRADE_REQUIRED: [426, 'The "Upgrade" header does not name websocket', UPGRADE],
   MISSING_CONNECTION_UPGRADE: [426, 'The "Connection" header does not name upgrade', UPGRADE],
   UNEXPECTED_BODY: [400, "A WebSocket handshake cannot carry a body"],
-  UNSUPPORTED_VERSION: [426, "Only WebSocket version 13 is supported", {
-    ...UPGRADE,
-    "Sec-WebSocket-Version": "13",
-  }],
+  UNSUPPORTED_VERSION: [
+    426,
+    "Only WebSocket version 13 is supported",
+    Object.freeze({
+      ...UPGRADE,
+      "Sec-WebSocket-Version": "13",
+    }),
+  ],
   MISSING_KEY: [400, 'The request has no "Sec-WebSocket-Key" header'],
   DUPLICATE_KEY: [400, 'The request has more than one "Sec-WebSocket-Key"'],
   INVALID_KEY: [400, '"Sec-WebSocket-Key" is not 16 bytes in base64'],
@@ -152,6 +158,6 @@ export function quote(value: string): string {
  * `message` may name the offending value, for logs.
  */
 export function refusal(code: RefusalCode, message: string): HandshakeError {
-  const [status, body, headers = {}] = REFUSALS[code];
+  const [status, body, headers = NO_HEADERS] = REFUSALS[code];
   return new HandshakeError(message, status, code, headers, body);
 }

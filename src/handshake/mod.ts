@@ -1,6 +1,7 @@
 /**
  * The opening handshake of RFC 6455 §4, sans-I/O: a strict HTTP/1.1 request-head parser, the
- * upgrade checks, the accept key, and the responses (101 and the error statuses).
+ * upgrade checks, the accept key, and the responses (101 and the error statuses). A refusal is a
+ * {@linkcode HandshakeError} whose `code` names the reason and whose `body` says it in fixed words.
  *
  * @example Answer an upgrade request
  * ```ts
