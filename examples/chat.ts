@@ -2,7 +2,10 @@
  * A chat room in the browser, with small limits to show what happens when a message is too big.
  * The page is served on `/` by `onRequest`; the socket is `/ws`. Every text message goes to
  * everyone, wrapped in JSON with the sender's name. A message over the limit ends its sender's
- * connection with close code 1009, and the page shows the code and reason.
+ * connection with close code 1009, and the page shows the code and reason. When the server goes
+ * away (a shutdown, 1001) or cannot be reached, the page says so and retries with back-off (1 s,
+ * doubling up to 30 s); after a close it did not expect to recover from, such as 1009, it offers a
+ * Reconnect button instead.
  *
  * ```sh
  * deno task start                          # http://127.0.0.1:8080/
