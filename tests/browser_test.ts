@@ -10,8 +10,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -68,18 +68,28 @@ function demoCommand(runtime: string): { command: string; args: string[] } | str
   return program;
 }
 
-/** One run of the demo as a child process. */
+/** A program to run instead of the demo: command, arguments, folder, and its "ready" line. */
+interface Program {
+  command: string;
+  args: string[];
+  cwd: string;
+  ready: RegExp;
+}
+
+/** One run of the demo (or another program) as a child process. */
 class Demo {
   readonly child: ChildProcess;
   readonly port: Promise<number>;
   readonly exited: Promise<number | null>;
   output = "";
 
-  constructor(runtime: string, port: number) {
-    const program = demoCommand(runtime);
+  constructor(runtime: string, port: number, other?: Program) {
+    const program = other ?? demoCommand(runtime);
     if (typeof program === "string") throw new Error(`Cannot start the demo: ${program}`);
-    this.child = spawn(program.command, [...program.args, "--port", String(port), "--quiet"], {
-      cwd: ROOT,
+    const args = other ? program.args : [...program.args, "--port", String(port), "--quiet"];
+    const ready = other?.ready ?? /chat on http:\/\/127\.0\.0\.1:(\d+)\//;
+    this.child = spawn(program.command, args, {
+      cwd: other?.cwd ?? ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, NO_COLOR: "1" },
     });
@@ -87,7 +97,7 @@ class Demo {
     this.port = new Promise((resolve, reject) => {
       const read = (chunk: Buffer) => {
         this.output += chunk.toString("utf8");
-        const match = /chat on http:\/\/127\.0\.0\.1:(\d+)\//.exec(this.output);
+        const match = ready.exec(this.output);
         if (match) resolve(Number(match[1]));
       };
       this.child.stdout!.on("data", read);
@@ -206,6 +216,73 @@ async function scenario(runtime: string): Promise<void> {
   }
 }
 
+/** The README's echo snippet, on a free port, run on Deno with an import map to the checkout. */
+async function startEcho(dir: string): Promise<Demo> {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const code = /<!-- echo-snippet:[^>]*-->\s*```ts[^\n]*\n([^]*?)\n```/.exec(readme)?.[1];
+  assert.ok(code !== undefined && code.includes("port: 8081,"), "the README's snippet, on 8081");
+  await writeFile(join(dir, "server.ts"), code.replace("port: 8081,", "port: 0,"));
+  await writeFile(
+    join(dir, "deno.json"),
+    JSON.stringify({ imports: { "@netws/server": join(ROOT, "mod.ts") } }),
+  );
+  return new Demo("deno", 0, {
+    command: join(ROOT, "node_modules/deno/deno"),
+    args: ["run", "--allow-net", "server.ts"],
+    cwd: dir,
+    ready: /echo on ws:\/\/127\.0\.0\.1:(\d+)/,
+  });
+}
+
+/** From the demo's page, the README's echo server answers: its origin check lets the page in. */
+async function echoFromDemoPage(runtime: string): Promise<void> {
+  const { chromium } = await import("playwright-core");
+  const profile = await mkdtemp(join(tmpdir(), "netws-browser-"));
+  const processes: Demo[] = [];
+  let context: BrowserContext | undefined;
+  try {
+    const demo = new Demo(runtime, 0);
+    processes.push(demo);
+    const echo = await startEcho(profile);
+    processes.push(echo);
+    const [demoPort, echoPort] = await within(
+      Promise.all([demo.port, echo.port]),
+      20_000,
+      "start the demo and the echo server",
+    );
+    context = await chromium.launchPersistentContext(join(profile, "chromium"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      timeout: 20_000,
+    });
+    const problems: Problems = [];
+    const page = await openPage(context, `http://127.0.0.1:${demoPort}/`, problems);
+    await shows(page, "#status", /^Connected as guest-1$/);
+    const reply = await within(
+      page.evaluate((url) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = new WebSocket(url);
+          socket.onopen = () => socket.send("hi from the demo page");
+          socket.onmessage = (event) => {
+            resolve(String(event.data));
+            socket.close();
+          };
+          socket.onclose = (event) => reject(new Error(`closed: ${event.code}`));
+        }), `ws://127.0.0.1:${echoPort}`),
+      WAIT_MS,
+      "echo from the demo's page",
+    );
+    assert.equal(reply, "hi from the demo page");
+    assert.doesNotMatch(echo.output, /refused/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context?.close().catch(() => {});
+    for (const child of processes) child.kill();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
 const chromiumMissing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing`;
 const runtimes = runner === "node" ? ["deno", "bun", "node"] : [runner];
 
@@ -232,5 +309,12 @@ describe("chat demo in Chromium", () => {
       { skip: unavailable && `skipped: ${unavailable}`, timeout: SCENARIO_MS + 15_000 },
       () => within(scenario(runtime), SCENARIO_MS, `run the browser scenario on ${runtime}`),
     );
+    if (runtime === runner) {
+      it(
+        `chat demo served by ${runtime}: its page reaches the README's echo server`,
+        { skip: unavailable && `skipped: ${unavailable}`, timeout: SCENARIO_MS + 15_000 },
+        () => within(echoFromDemoPage(runtime), SCENARIO_MS, "echo from the demo's page"),
+      );
+    }
   }
 });
