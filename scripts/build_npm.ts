@@ -8,7 +8,7 @@
  * 3. Writes `npm/package.json`, copies README.md and LICENSE, then type-checks the emitted
  *    `.d.ts` files as a consumer would (Node and DOM types only).
  * 4. Packs the package, installs the tarball into a temporary project and imports every export
- *    there, from Node (with import() and require()) and from a TypeScript file (skip with
+ *    there, from Node (with import() and require()) and from TypeScript (.ts and .cts; skip with
  *    `--no-smoke`).
  * 5. Compiles `tests/` into `npm/test_dist/` and `examples/` into `npm/examples/` (neither is
  *    published), beside the build so that their `../mod.js` and `../src/x.js` are the built
@@ -229,6 +229,12 @@ async function smokeTest(): Promise<void> {
       `${dir}/consumer.ts`,
       subpaths.map((name, i) => `import * as m${i} from "${name}";\nvoid m${i};\n`).join(""),
     );
+    // And a CommonJS file, which require()s the ES build (Node 20.19+, 22.12+).
+    await Deno.writeTextFile(
+      `${dir}/consumer.cts`,
+      subpaths.map((name, i) => `import m${i} = require("${name}");\nvoid m${i};\n`).join("") +
+        `const { serve } = require("${config.name}") as typeof m0;\nvoid serve;\n`,
+    );
     await Deno.writeTextFile(
       `${dir}/tsconfig.json`,
       JSON.stringify({
@@ -242,7 +248,7 @@ async function smokeTest(): Promise<void> {
           noEmit: true,
           skipLibCheck: false,
         },
-        files: ["consumer.ts"],
+        files: ["consumer.ts", "consumer.cts"],
       }),
     );
     await run(`${ROOT}node_modules/.bin/tsc`, ["--project", dir, "--pretty", "false"], dir);
