@@ -31,9 +31,9 @@ const FLAGS = [
   "--disable-sync",
 ];
 /** Time limit of one runtime's run of the whole scenario. */
-const SCENARIO_MS = 45_000;
+const SCENARIO_MS = 60_000;
 /** Time limit of one wait for the page. */
-const WAIT_MS = 8_000;
+const WAIT_MS = 15_000;
 
 const runner = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 const ci = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false";
