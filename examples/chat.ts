@@ -2,7 +2,10 @@
  * A chat room in the browser, with small limits to show what happens when a message is too big.
  * The page is served on `/` by `onRequest`; the socket is `/ws`. Every text message goes to
  * everyone, wrapped in JSON with the sender's name. A message over the limit ends its sender's
- * connection with close code 1009, and the page shows the code and reason.
+ * connection with close code 1009, and the page shows the code and reason. When the server goes
+ * away (a shutdown, 1001) or cannot be reached, the page says so and retries with back-off (1 s,
+ * doubling up to 30 s); after a close it did not expect to recover from, such as 1009, it offers a
+ * Reconnect button instead.
  *
  * ```sh
  * deno task start                          # http://127.0.0.1:8080/
@@ -172,6 +175,9 @@ export function startChat(options: ChatOptions = {}): Server {
   return server;
 }
 
+/** WebSocket servers on this machine, for the page's Content-Security-Policy. */
+const LOCAL_SOCKETS = "ws://127.0.0.1:* ws://localhost:*";
+
 /** Answers the plain HTTP requests: the page on `/`, 404 elsewhere. */
 function respond(request: Request, limits: ChatLimits): Response {
   if (new URL(request.url).pathname !== "/") {
@@ -193,10 +199,11 @@ function respond(request: Request, limits: ChatLimits): Response {
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
       "referrer-policy": "no-referrer",
-      // Only the page's own script and style run, and it may only connect back to this server.
+      // Only the page's own script and style run. It may connect back to this server, and to
+      // WebSocket servers on this machine, so that its console can try one (the README's echo).
       "content-security-policy": `default-src 'none'; script-src 'nonce-${nonce}'; ` +
-        `style-src 'nonce-${nonce}'; connect-src 'self'; img-src data:; base-uri 'none'; ` +
-        `form-action 'none'; frame-ancestors 'none'`,
+        `style-src 'nonce-${nonce}'; connect-src 'self' ${LOCAL_SOCKETS}; img-src data:; ` +
+        `base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     },
   });
 }

@@ -171,22 +171,50 @@ function receive(event) {
   }
 }
 
+// Closes worth retrying: the server went away (1001, a shutdown), the connection dropped or never
+// opened (1006), or the server failed or is restarting (1011-1013). Any other close was meant.
+const RETRY_CODES = [1001, 1006, 1011, 1012, 1013];
+const RETRY_FIRST = 1000, RETRY_MAX = 30000;
+let retryDelay = RETRY_FIRST, retryTimer, attempt = 0;
+
 function connect() {
+  clearTimeout(retryTimer);
   const url = new URL("/ws", location.href);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(url);
-  status.textContent = "Connecting…";
+  let opened = false;
+  attempt += 1;
+  status.textContent = attempt === 1 ? "Connecting…" : "Connecting… (attempt " + attempt + ")";
   status.className = "";
   reconnect.hidden = true;
-  socket.onopen = () => setOpen(true);
+  socket.onopen = () => {
+    opened = true;
+    attempt = 0;
+    retryDelay = RETRY_FIRST;
+    setOpen(true);
+  };
   socket.onmessage = (event) => receive(JSON.parse(event.data));
   socket.onclose = (event) => {
     setOpen(false);
-    const line = ("closed: " + event.code + " " + event.reason).trim();
-    status.textContent = line;
-    status.className = "closed";
     users.textContent = "";
-    add("closed", "", line);
+    status.className = "closed";
+    const line = opened
+      ? ("closed: " + event.code + " " + event.reason).trim()
+      : "The server cannot be reached";
+    if (opened) add("closed", "", line);
+    if (!RETRY_CODES.includes(event.code)) {
+      status.textContent = line;
+      reconnect.textContent = "Reconnect";
+    } else {
+      // Exponential back-off with some jitter, so that clients do not all return at once.
+      const wait = Math.round(retryDelay * (0.8 + 0.4 * Math.random()));
+      retryDelay = Math.min(retryDelay * 2, RETRY_MAX);
+      const seconds = Math.max(1, Math.round(wait / 1000));
+      status.textContent = line + "; retrying in " + seconds + " s";
+      if (opened) add("notice", "", "The server went away; retrying with back-off.");
+      reconnect.textContent = "Retry now";
+      retryTimer = setTimeout(connect, wait);
+    }
     // Focus was on a button that is now disabled: give keyboard users the way back.
     if (document.activeElement === document.body) reconnect.focus();
   };
@@ -204,7 +232,11 @@ oversized.addEventListener("click", () => {
   socket.send("x".repeat(limit + 1));
   add("notice", "", "Sent " + (limit + 1) + " bytes, over the limit of " + limit + ".");
 });
-reconnect.addEventListener("click", connect);
+reconnect.addEventListener("click", () => {
+  attempt = 0;
+  retryDelay = RETRY_FIRST;
+  connect();
+});
 updateCount();
 connect();
 </script>

@@ -8,7 +8,8 @@
  * 3. Writes `npm/package.json`, copies README.md and LICENSE, then type-checks the emitted
  *    `.d.ts` files as a consumer would (Node and DOM types only).
  * 4. Packs the package, installs the tarball into a temporary project and imports every export
- *    there, from Node and from a TypeScript file (skip with `--no-smoke`).
+ *    there, from Node (with import() and require()) and from TypeScript (.ts and .cts; skip with
+ *    `--no-smoke`).
  * 5. Compiles `tests/` into `npm/test_dist/` and `examples/` into `npm/examples/` (neither is
  *    published), beside the build so that their `../mod.js` and `../src/x.js` are the built
  *    files; copies the tests' fixtures.
@@ -140,10 +141,14 @@ function emitOptions(config: DenoConfig): Record<string, unknown> {
 }
 
 function packageJson(config: DenoConfig): Record<string, unknown> {
-  const exports: Record<string, { types: string; import: string }> = {};
+  // One build, ES modules only. "default" rather than "import" lets `require()` resolve it too:
+  // Node 20.19+ and 22.12+ load ES modules from require() (no top-level await in the package), so
+  // CommonJS callers get the same module instances as importers, with no second copy of the
+  // classes to break `instanceof`.
+  const exports: Record<string, { types: string; default: string }> = {};
   for (const [subpath, file] of Object.entries(config.exports)) {
     const js = `./${jsPath(file)}`;
-    exports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), import: js };
+    exports[subpath] = { types: js.replace(/\.js$/, ".d.ts"), default: js };
   }
   return {
     name: config.name,
@@ -154,7 +159,7 @@ function packageJson(config: DenoConfig): Record<string, unknown> {
     type: "module",
     sideEffects: false,
     engines: { node: ">=20" },
-    main: exports["."]!.import,
+    main: exports["."]!.default,
     types: exports["."]!.types,
     exports,
     files: ["mod.js", "mod.d.ts", "src/", "README.md", "LICENSE"],
@@ -204,11 +209,31 @@ async function smokeTest(): Promise<void> {
        }`,
     ], dir);
     console.log(imported.trimEnd());
+    // CommonJS: require() of every export gives the very modules that import() gave.
+    const required = await run("node", [
+      "--input-type=module",
+      "-e",
+      `import { createRequire } from "node:module";
+       const require = createRequire(process.cwd() + "/");
+       for (const name of ${JSON.stringify(subpaths)}) {
+         if (require(name) !== await import(name)) {
+           throw new Error("Cannot require " + name + ": not the module that import() gave");
+         }
+       }
+       console.log("  require() gives the same modules as import()");`,
+    ], dir);
+    console.log(required.trimEnd());
 
     // Types: a consumer's TypeScript resolves every subpath through the "types" conditions.
     await Deno.writeTextFile(
       `${dir}/consumer.ts`,
       subpaths.map((name, i) => `import * as m${i} from "${name}";\nvoid m${i};\n`).join(""),
+    );
+    // And a CommonJS file, which require()s the ES build (Node 20.19+, 22.12+).
+    await Deno.writeTextFile(
+      `${dir}/consumer.cts`,
+      subpaths.map((name, i) => `import m${i} = require("${name}");\nvoid m${i};\n`).join("") +
+        `const { serve } = require("${config.name}") as typeof m0;\nvoid serve;\n`,
     );
     await Deno.writeTextFile(
       `${dir}/tsconfig.json`,
@@ -223,7 +248,7 @@ async function smokeTest(): Promise<void> {
           noEmit: true,
           skipLibCheck: false,
         },
-        files: ["consumer.ts"],
+        files: ["consumer.ts", "consumer.cts"],
       }),
     );
     await run(`${ROOT}node_modules/.bin/tsc`, ["--project", dir, "--pretty", "false"], dir);

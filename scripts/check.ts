@@ -10,6 +10,7 @@
  *    `isolatedDeclarations` rule (stricter than JSR's: `export const A = 2 * 1024` needs
  *    `: number`), and its `.d.ts` files type-check without Deno or Bun types
  * 6. `deno publish --dry-run --allow-dirty`: the JSR package is complete and has no slow types
+ * 7. `npm pack --dry-run` in npm/ (built by step 5): the npm package packs
  *
  * Usage: deno run -A scripts/check.ts
  *
@@ -18,21 +19,28 @@
 
 import { ROOT } from "./_tsc.ts";
 
-const STEPS: string[][] = [
-  ["fmt", "--check"],
-  ["lint"],
-  ["check"],
-  ["run", "-A", "scripts/check_portable.ts"],
-  ["run", "-A", "scripts/build_npm.ts", "--no-smoke", "--no-test"],
-  ["publish", "--dry-run", "--allow-dirty"],
+const deno = Deno.execPath();
+/** Each step: the command and its arguments, and the folder it runs in. */
+const STEPS: { command: [string, ...string[]]; cwd?: string }[] = [
+  { command: [deno, "fmt", "--check"] },
+  { command: [deno, "lint"] },
+  { command: [deno, "check"] },
+  { command: [deno, "run", "-A", "scripts/check_portable.ts"] },
+  { command: [deno, "run", "-A", "scripts/build_npm.ts", "--no-smoke", "--no-test"] },
+  { command: [deno, "publish", "--dry-run", "--allow-dirty"] },
+  { command: ["npm", "pack", "--dry-run"], cwd: "npm" },
 ];
 
 const failed: string[] = [];
-for (const args of STEPS) {
-  const line = `deno ${args.join(" ")}`;
+for (const { command: [command, ...args], cwd } of STEPS) {
+  const line = `${command === deno ? "deno" : command} ${args.join(" ")}` +
+    (cwd === undefined ? "" : ` (in ${cwd}/)`);
   console.log(`\n$ ${line}`);
-  const { code } = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdin: "null" })
-    .spawn().status;
+  const { code } = await new Deno.Command(command, {
+    args,
+    cwd: `${ROOT}${cwd ?? ""}`,
+    stdin: "null",
+  }).spawn().status;
   if (code !== 0) failed.push(line);
 }
 

@@ -6,12 +6,15 @@
  *   README code block (blocks marked `ignore` are skipped). Two runs, so that an example that
  *   fails to type-check does not keep the tests from running.
  * - bun: `bun test ./tests/` (the path keeps it out of npm/test_dist/ and node_modules/).
+ * - install: `scripts/test_install.ts`: the README's install routes from a checkout (the packed
+ *   npm build installed into scratch projects on Node and Bun, an import map on Deno), each
+ *   running the README's echo snippet against a real client.
  * - node: `scripts/build_npm.ts`: builds npm/, then runs the compiled tests with `node --test`
  *   against the build. Last, so that Node's summary closes the output.
  *
  * Every run happens even if an earlier one failed; the exit code is 1 if any failed.
  *
- * Usage: deno run -A scripts/test.ts [deno] [bun] [node] [--timeout=SECONDS]
+ * Usage: deno run -A scripts/test.ts [deno] [bun] [install] [node] [--timeout=SECONDS]
  *
  * `--timeout` is the deadline of each run (default 600 s). Per test, Bun and Node fail a test
  * after 60 s and 120 s (Node also a test file that does not exit, such as one leaking a socket);
@@ -22,7 +25,7 @@
 
 import { exists, ROOT } from "./_tsc.ts";
 
-const RUNTIMES = ["deno", "bun", "node"] as const;
+const RUNTIMES = ["deno", "bun", "install", "node"] as const;
 const POSIX = Deno.build.os !== "windows";
 type Runtime = typeof RUNTIMES[number];
 
@@ -77,6 +80,11 @@ async function runsFor(runtime: Runtime): Promise<Run[]> {
       return [{
         name: "bun tests",
         command: [await localBin("bun"), "test", "--timeout=60000", "./tests/"],
+      }];
+    case "install":
+      return [{
+        name: "install routes",
+        command: [deno, "run", "-A", "scripts/test_install.ts"],
       }];
     case "node":
       return [{
