@@ -26,13 +26,11 @@
 import { Opcode } from "../src/protocol/constants.ts";
 import type { Frame } from "../src/protocol/frame.ts";
 import { encodeFrame } from "../src/protocol/frame_encoder.ts";
-import { FrameParser, FrameParserStream } from "../src/protocol/frame_parser.ts";
+import { FrameParser } from "../src/protocol/frame_parser.ts";
+import { FrameParserStream } from "../src/protocol/frame_parser_stream.ts";
 import { applyMask } from "../src/protocol/mask.ts";
-import {
-  type Message,
-  MessageAssembler,
-  MessageAssemblerStream,
-} from "../src/protocol/message_assembler.ts";
+import { type Message, MessageAssembler } from "../src/protocol/message_assembler.ts";
+import { MessageAssemblerStream } from "../src/protocol/message_assembler_stream.ts";
 
 /** One measured case, as printed in a JSON line. */
 export interface BenchResult {

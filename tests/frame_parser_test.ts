@@ -3,12 +3,8 @@ import assert from "node:assert/strict";
 import { Opcode } from "../src/protocol/constants.ts";
 import { MessageTooBigError, ProtocolError } from "../src/protocol/errors.ts";
 import type { Frame } from "../src/protocol/frame.ts";
-import {
-  FrameParser,
-  type FrameParserOptions,
-  FrameParserStream,
-  type Role,
-} from "../src/protocol/frame_parser.ts";
+import { FrameParser, type FrameParserOptions, type Role } from "../src/protocol/frame_parser.ts";
+import { FrameParserStream } from "../src/protocol/frame_parser_stream.ts";
 import { MessageAssembler } from "../src/protocol/message_assembler.ts";
 import {
   bytes,

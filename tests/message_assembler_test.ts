@@ -3,11 +3,8 @@ import assert from "node:assert/strict";
 import { Opcode } from "../src/protocol/constants.ts";
 import { InvalidDataError, MessageTooBigError, ProtocolError } from "../src/protocol/errors.ts";
 import type { Frame } from "../src/protocol/frame.ts";
-import {
-  type Message,
-  MessageAssembler,
-  MessageAssemblerStream,
-} from "../src/protocol/message_assembler.ts";
+import { type Message, MessageAssembler } from "../src/protocol/message_assembler.ts";
+import { MessageAssemblerStream } from "../src/protocol/message_assembler_stream.ts";
 import { bytes, concat, pattern } from "./helpers/bytes.ts";
 import { assertError, assertThrowsError, type ExpectedError } from "./helpers/errors.ts";
 import { closeBody, frame, rawFrame, RFC_MASK } from "./helpers/frames.ts";

@@ -1,0 +1,379 @@
+/**
+ * Building messages from frame headers and payload slices (RFC 6455 §5.4), with UTF-8 validated
+ * slice by slice and the message limits checked from each header.
+ *
+ * @module
+ */
+
+import { controlMessage } from "./control_message.ts";
+import { Opcode } from "./constants.ts";
+import { InvalidDataError, MessageTooBigError, ProtocolError } from "./errors.ts";
+import { checkLimit, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
+import type { Message } from "./message.ts";
+
+/** Options of {@linkcode MessageBuilder}, `MessageAssembler` and `MessageAssemblerStream`. */
+export interface MessageAssemblerOptions {
+  /**
+   * The largest assembled message, in bytes: a positive integer or `Infinity`. Checked from each
+   * frame header; crossing it fails with `MESSAGE_TOO_BIG` (1009).
+   *
+   * @default {16777216}
+   */
+  maxMessageSize?: number;
+  /**
+   * The most frames one message may have, empty ones included: a positive integer or `Infinity`.
+   * Crossing it fails with `TOO_MANY_FRAGMENTS` (1009).
+   *
+   * @default {16384}
+   */
+  maxFragments?: number;
+}
+
+/**
+ * A slice smaller than this is copied rather than kept as a view: many tiny fragments must not
+ * pin the large read buffers they were sliced from.
+ */
+const KEEP_THRESHOLD = 4096;
+/** Small slices of a fragmented message are gathered into blocks of this size. */
+const BLOCK_SIZE = 65536;
+/** A one-frame message gets a buffer of its exact size up to this size (the default limit). */
+const EXACT_ALLOCATION_LIMIT = 16 * 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+/** Shared, so decoding a slice allocates no options object. */
+const STREAM: TextDecodeOptions = { stream: true };
+/** Decodes text that arrived whole; a non-streaming decode leaves no state behind. */
+const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Builds messages from frames as they arrive, header first, then the payload in slices: the
+ * other half of `FrameScanner`. Call {@linkcode MessageBuilder.header} for each frame header and
+ * {@linkcode MessageBuilder.payload} for each slice of its payload; `payload` returns the message
+ * the slice completes.
+ *
+ * - Limits (`maxMessageSize`, `maxFragments`) and the order of frames fail from the header,
+ *   before any payload.
+ * - Text is validated as UTF-8 slice by slice, so invalid bytes fail (1007) as soon as they
+ *   arrive, also in the middle of a frame.
+ * - A message whose payload arrives in one slice is handed out as that slice, without a copy. A
+ *   one-frame message spanning slices is copied once into a buffer of its exact size. A
+ *   fragmented message keeps large slices as views and gathers small ones into blocks, then joins
+ *   them, so it holds at most the message size plus 128 KiB.
+ *
+ * @example Build a text message from two slices of one frame
+ * ```ts
+ * import { MessageBuilder, Opcode } from "@netws/server/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const builder = new MessageBuilder({ maxMessageSize: 1024 });
+ * const bytes = new TextEncoder().encode("Hello");
+ * builder.header(Opcode.Text, true, bytes.length);
+ * assert.equal(builder.payload(bytes.subarray(0, 2), false), undefined);
+ * assert.deepEqual(builder.payload(bytes.subarray(2), true), { type: "text", data: "Hello" });
+ * ```
+ */
+export class MessageBuilder {
+  readonly #maxMessageSize: number;
+  readonly #maxFragments: number;
+  // Made for the first text that arrives in pieces: most connections never need one.
+  #decoder: TextDecoder | undefined;
+
+  // The frame whose payload is arriving: its opcode (-1 when none), FIN, length and progress.
+  #frameOpcode = -1;
+  #frameFin = false;
+  #frameLength = 0;
+  #frameReceived = 0;
+  // A control frame's payload, when it arrives in more than one slice.
+  #control: Uint8Array | undefined;
+
+  // The data message being built: its opcode (0 when none), frame count and declared size.
+  #opcode = 0;
+  #fragments = 0;
+  #size = 0;
+  #started = false;
+  #text: string[] = [];
+  // A one-frame binary message spanning slices, in its exact-size buffer.
+  #exact: Uint8Array | undefined;
+  #exactUsed = 0;
+  // A fragmented binary message: pieces kept or sealed, and the block gathering small slices.
+  #pieces: Uint8Array[] = [];
+  #block: Uint8Array | undefined;
+  #blockUsed = 0;
+  // Bytes of buffers pinned by kept views beyond the views themselves.
+  #slack = 0;
+
+  #error: unknown;
+
+  /** Creates a builder; throws a `RangeError` for an invalid option. */
+  constructor(options: MessageAssemblerOptions = {}) {
+    this.#maxMessageSize = checkLimit(
+      "maxMessageSize",
+      options.maxMessageSize,
+      DEFAULT_MAX_MESSAGE_SIZE,
+    );
+    this.#maxFragments = checkLimit("maxFragments", options.maxFragments, DEFAULT_MAX_FRAGMENTS);
+  }
+
+  /** Whether a data message was started and not finished. */
+  get midMessage(): boolean {
+    return this.#opcode !== 0;
+  }
+
+  /**
+   * Bytes of buffer memory held for the message being built, counting the whole buffer behind
+   * every view kept, and two bytes per UTF-16 code unit of decoded text.
+   */
+  get heldBytes(): number {
+    const buffers = new Set<ArrayBufferLike>();
+    let held = this.#exact?.byteLength ?? 0;
+    for (const piece of this.#pieces) {
+      if (buffers.has(piece.buffer)) continue;
+      buffers.add(piece.buffer);
+      held += piece.buffer.byteLength;
+    }
+    if (this.#block !== undefined) held += this.#block.byteLength;
+    for (const part of this.#text) held += part.length * 2;
+    return held;
+  }
+
+  /**
+   * Checks that a frame with this opcode and payload length may come next, and changes nothing.
+   * Throws what {@linkcode MessageBuilder.header} would throw for it.
+   */
+  checkHeader(opcode: number, payloadLength: number): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (opcode >= Opcode.Close) return;
+    this.#checkSequence(opcode);
+    this.#checkLimits(payloadLength);
+  }
+
+  /**
+   * Starts a frame: checks its opcode, its place in the message and the limits. Throws a
+   * `WebSocketError` on a violation; once it threw, every later call throws the same error.
+   */
+  header(opcode: number, fin: boolean, payloadLength: number): void {
+    if (this.#error !== undefined) throw this.#error;
+    try {
+      // RFC 6455 §5.2: frames may come from elsewhere than FrameScanner, which checks this too.
+      if ((opcode > Opcode.Binary && opcode < Opcode.Close) || opcode > Opcode.Pong) {
+        throw new ProtocolError(
+          `Cannot assemble message: opcode "0x${opcode.toString(16)}" is reserved`,
+          "RESERVED_OPCODE",
+        );
+      }
+      if (opcode < Opcode.Close) {
+        this.#checkSequence(opcode);
+        this.#checkLimits(payloadLength);
+        if (opcode !== Opcode.Continuation) this.#opcode = opcode;
+        this.#fragments++;
+        this.#size += payloadLength;
+      }
+      this.#frameOpcode = opcode;
+      this.#frameFin = fin;
+      this.#frameLength = payloadLength;
+      this.#frameReceived = 0;
+    } catch (error) {
+      throw this.#fail(error);
+    }
+  }
+
+  /**
+   * Adds the next slice of the current frame's payload (`end` on its last slice). Returns the
+   * message the slice completes: a control frame's, or a data message's on the last slice of its
+   * final frame. Throws a `WebSocketError` on a violation, such as invalid UTF-8 in the slice.
+   * The builder may keep the slice as a view: its bytes must not change afterwards.
+   */
+  payload(slice: Uint8Array, end: boolean): Message | undefined {
+    if (this.#error !== undefined) throw this.#error;
+    try {
+      const opcode = this.#frameOpcode;
+      const received = this.#frameReceived + slice.length;
+      if (opcode < 0 || received > this.#frameLength || (end && received < this.#frameLength)) {
+        throw new RangeError(
+          `Cannot add payload: ${received} bytes do not fit a frame of ${this.#frameLength}`,
+        );
+      }
+      this.#frameReceived = received;
+      if (end) this.#frameOpcode = -1;
+      if (opcode >= Opcode.Close) return this.#addControl(opcode, slice, end);
+      const last = end && this.#frameFin;
+      if (last && !this.#started) {
+        // The common case: a whole message in one slice, handed on without a copy.
+        const type = this.#opcode;
+        this.#reset();
+        return type === Opcode.Text
+          ? { type: "text", data: decode(wholeDecoder, slice, false) }
+          : { type: "binary", data: slice };
+      }
+      this.#started = true;
+      if (this.#opcode === Opcode.Text) {
+        // Decoding as slices arrive validates early and keeps no reference to read buffers.
+        this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+        const part = decode(this.#decoder, slice, !last);
+        if (part.length > 0) this.#text.push(part);
+      } else if (this.#fragments === 1 && this.#frameFin) {
+        this.#addExact(slice);
+      } else {
+        this.#keep(slice);
+      }
+      if (!last) return undefined;
+      const message: Message = this.#opcode === Opcode.Text
+        ? { type: "text", data: this.#text.length === 1 ? this.#text[0]! : this.#text.join("") }
+        : { type: "binary", data: this.#joinBinary() };
+      this.#reset();
+      return message;
+    } catch (error) {
+      throw this.#fail(error);
+    }
+  }
+
+  #fail(error: unknown): unknown {
+    this.#error = error;
+    this.#reset();
+    this.#control = undefined;
+    return error;
+  }
+
+  #checkSequence(opcode: number): void {
+    // RFC 6455 §5.4: a continuation continues a message; a new message waits for the last one.
+    if (opcode === Opcode.Continuation) {
+      if (this.#opcode === 0) {
+        throw new ProtocolError(
+          "Cannot assemble message: continuation frame without a message to continue",
+          "UNEXPECTED_CONTINUATION",
+        );
+      }
+    } else if (this.#opcode !== 0) {
+      throw new ProtocolError(
+        "Cannot assemble message: new data frame before the previous message finished",
+        "EXPECTED_CONTINUATION",
+      );
+    }
+  }
+
+  #checkLimits(payloadLength: number): void {
+    const fragments = this.#fragments + 1;
+    if (fragments > this.#maxFragments) {
+      throw new MessageTooBigError("TOO_MANY_FRAGMENTS", fragments, this.#maxFragments);
+    }
+    const size = this.#size + payloadLength;
+    if (size > this.#maxMessageSize) {
+      throw new MessageTooBigError("MESSAGE_TOO_BIG", size, this.#maxMessageSize);
+    }
+  }
+
+  /** Gathers a control frame's payload (RFC 6455 §5.5: at most 125 bytes) and reads it. */
+  #addControl(opcode: number, slice: Uint8Array, end: boolean): Message | undefined {
+    let payload = slice;
+    if (!end || this.#frameReceived > slice.length) {
+      let control = this.#control;
+      if (control === undefined || control.length < this.#frameLength) {
+        control = this.#control = new Uint8Array(Math.max(this.#frameLength, 125));
+      }
+      control.set(slice, this.#frameReceived - slice.length);
+      if (!end) return undefined;
+      payload = control.subarray(0, this.#frameLength);
+    }
+    return controlMessage(opcode, payload);
+  }
+
+  /** Copies a slice of a one-frame binary message into its buffer of the declared size. */
+  #addExact(slice: Uint8Array): void {
+    let exact = this.#exact;
+    // RFC 6455 §5.2 gave the exact length: one allocation, one copy per byte. Past
+    // EXACT_ALLOCATION_LIMIT (with raised limits) the buffer grows with the bytes instead, so a
+    // header alone cannot make the builder reserve what was never sent.
+    exact ??= this.#exact = new Uint8Array(Math.min(this.#size, EXACT_ALLOCATION_LIMIT));
+    const needed = this.#exactUsed + slice.length;
+    if (needed > exact.length) {
+      const grown = new Uint8Array(Math.min(this.#size, Math.max(needed, exact.length * 2)));
+      grown.set(exact.subarray(0, this.#exactUsed));
+      exact = this.#exact = grown;
+    }
+    exact.set(slice, this.#exactUsed);
+    this.#exactUsed = needed;
+  }
+
+  /**
+   * Whether a view may pin `slack` more bytes. All views of a message together may pin one
+   * block's worth, so what the builder holds stays within the message size plus two blocks.
+   */
+  #affordSlack(slack: number): boolean {
+    if (this.#slack + slack > BLOCK_SIZE) return false;
+    this.#slack += slack;
+    return true;
+  }
+
+  /** Keeps a slice of a fragmented message, copying it when its view would pin too much. */
+  #keep(slice: Uint8Array): void {
+    const length = slice.length;
+    const slack = slice.buffer.byteLength - length;
+    if (length >= KEEP_THRESHOLD && slack <= length && this.#affordSlack(slack)) {
+      this.#sealBlock();
+      this.#pieces.push(slice);
+      return;
+    }
+    if (length === 0) return;
+    let block = this.#block;
+    if (block === undefined || this.#blockUsed + length > block.length) {
+      this.#sealBlock();
+      block = this.#block = new Uint8Array(
+        Math.max(length, Math.min(BLOCK_SIZE, this.#maxMessageSize)),
+      );
+    }
+    block.set(slice, this.#blockUsed);
+    this.#blockUsed += length;
+  }
+
+  #sealBlock(): void {
+    const block = this.#block;
+    if (block === undefined) return;
+    const used = this.#blockUsed;
+    // A mostly empty block is shrunk so that alternating small and large slices cannot make
+    // every small one cost a whole block.
+    const slack = block.length - used;
+    this.#pieces.push(
+      slack <= used && this.#affordSlack(slack) ? block.subarray(0, used) : block.slice(0, used),
+    );
+    this.#block = undefined;
+    this.#blockUsed = 0;
+  }
+
+  #joinBinary(): Uint8Array {
+    const exact = this.#exact;
+    if (exact !== undefined) return exact;
+    this.#sealBlock();
+    const pieces = this.#pieces;
+    if (pieces.length === 0) return EMPTY;
+    if (pieces.length === 1) return pieces[0]!;
+    const joined = new Uint8Array(this.#size);
+    let offset = 0;
+    for (const piece of pieces) {
+      joined.set(piece, offset);
+      offset += piece.length;
+    }
+    return joined;
+  }
+
+  #reset(): void {
+    this.#opcode = 0;
+    this.#fragments = 0;
+    this.#size = 0;
+    this.#started = false;
+    if (this.#text.length > 0) this.#text = [];
+    this.#exact = undefined;
+    this.#exactUsed = 0;
+    if (this.#pieces.length > 0) this.#pieces = [];
+    this.#block = undefined;
+    this.#blockUsed = 0;
+    this.#slack = 0;
+  }
+}
+
+function decode(decoder: TextDecoder, bytes: Uint8Array, stream: boolean): string {
+  try {
+    return stream ? decoder.decode(bytes, STREAM) : decoder.decode(bytes);
+  } catch {
+    throw new InvalidDataError("Cannot decode text message: invalid UTF-8", "INVALID_UTF8");
+  }
+}
