@@ -21,7 +21,7 @@ export interface StageSteps<I, O> {
 /**
  * Builds the two sides of a stage. `writableStrategy` goes to the writable side as in a
  * `TransformStream`; `readableStrategy` sets how many outputs (by its `size`) may wait before
- * the writable side applies backpressure.
+ * the writable side applies backpressure, beyond those a waiting reader was handed.
  */
 export function orderedStage<I, O>(
   steps: StageSteps<I, O>,
@@ -38,14 +38,14 @@ class Stage<I, O> {
   readonly #highWaterMark: number;
   readonly #size: ((item: O) => number) | undefined;
 
-  // Outputs not yet handed to the readable side, from #head on, and their total size.
+  // Outputs not yet handed to the readable side, and their total size.
   #queue: O[] = [];
-  #head = 0;
   #queued = 0;
   // The first failure (this stage's, or upstream's through abort), delivered after the queue.
   #failed = false;
   #error: unknown;
   #ended = false;
+  #readableController: ReadableStreamDefaultController<O> | undefined;
   #writableController: WritableStreamDefaultController | undefined;
   #wakeReader: (() => void) | undefined;
   #wakeWriter: (() => void) | undefined;
@@ -71,9 +71,9 @@ class Stage<I, O> {
     }
     this.#highWaterMark = highWaterMark;
     this.#size = readableStrategy?.size;
-    // A high-water mark of 0 and one item per pull: the readable side's own queue is empty
-    // whenever it is errored, so erroring it discards nothing.
+    // With a high-water mark of 0 the readable side pulls only when its queue is empty.
     this.readable = new ReadableStream<O>({
+      start: (controller) => void (this.#readableController = controller),
       pull: (controller) => this.#pull(controller),
       cancel: (reason) => this.#cancel(reason),
     }, { highWaterMark: 0 });
@@ -121,32 +121,25 @@ class Stage<I, O> {
     return this.#queued === 0 || this.#queued < this.#highWaterMark;
   }
 
+  /** A reader waits: hand it the next item, or hold the pull until something is due. */
   #pull(controller: ReadableStreamDefaultController<O>): Promise<void> | undefined {
     if (this.#deliver(controller)) return undefined;
-    return this.#waitAndDeliver(controller);
+    return new Promise<void>((resolve) => void (this.#wakeReader = resolve));
   }
 
-  async #waitAndDeliver(controller: ReadableStreamDefaultController<O>): Promise<void> {
-    do {
-      await new Promise<void>((resolve) => void (this.#wakeReader = resolve));
-    } while (!this.#deliver(controller));
-  }
-
-  /** Hands the next item on, or closes or errors the readable side; false if nothing is due. */
+  /**
+   * Hands every queued item on, or else closes or errors the readable side; false if nothing is
+   * due. Called only while a pull is due: with a high-water mark of 0 the readable side pulls
+   * only when its own queue is empty and a reader waits, so erroring it then discards nothing.
+   */
   #deliver(controller: ReadableStreamDefaultController<O>): boolean {
     const queue = this.#queue;
-    if (this.#head < queue.length) {
-      const item = queue[this.#head]!;
-      if (++this.#head === queue.length) {
-        this.#queue = [];
-        this.#head = 0;
-        this.#queued = 0;
-      } else {
-        this.#queued -= this.#size === undefined ? 1 : this.#size(item);
-      }
-      controller.enqueue(item);
+    if (queue.length > 0) {
+      this.#queue = [];
+      this.#queued = 0;
+      for (let i = 0; i < queue.length; i++) controller.enqueue(queue[i]!);
       const wake = this.#wakeWriter;
-      if (wake !== undefined && this.#hasRoom()) {
+      if (wake !== undefined) {
         this.#wakeWriter = undefined;
         wake();
       }
@@ -163,9 +156,10 @@ class Stage<I, O> {
     return false;
   }
 
+  /** Serves a held pull at once, in the writer's turn, as a `TransformStream` would. */
   #notifyReader(): void {
     const wake = this.#wakeReader;
-    if (wake === undefined) return;
+    if (wake === undefined || !this.#deliver(this.#readableController!)) return;
     this.#wakeReader = undefined;
     wake();
   }
@@ -173,7 +167,6 @@ class Stage<I, O> {
   /** The reader cancelled: drop the queue and error the writable side, so upstream stops. */
   #cancel(reason: unknown): void {
     this.#queue = [];
-    this.#head = 0;
     this.#queued = 0;
     this.#writableController?.error(reason);
     const wake = this.#wakeWriter;
