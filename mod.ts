@@ -36,7 +36,7 @@ export {
   WebSocketError,
   type WebSocketErrorCode,
 } from "./src/protocol/errors.ts";
-export { HandshakeError } from "./src/protocol/errors.ts";
+export { HandshakeError, type HandshakeErrorCode } from "./src/handshake/mod.ts";
 export { HandshakeRequest } from "./src/connection/handshake_request.ts";
 export {
   type CloseInfo,

@@ -6,6 +6,12 @@
 #   bash bench/echo.sh            # 3 rounds of every runtime and scenario, 8 to 11 minutes
 #   bash bench/echo.sh 5          # 5 rounds
 #   RUNTIMES=deno SCENARIOS="echo-64B frag-1MiB" bash bench/echo.sh 1
+#   SCENARIOS="fanout-1000x64B fanout-32x32 fanout-1000x16KiB" bash bench/echo.sh 3
+#
+# The fanout-* scenarios run the fan-out servers instead (bench/servers/fanout_*): every message
+# goes to every connection, through netws topics (or a loop where there are none) against a ws
+# `for … send` loop, Bun.serve's publish() and a Deno.upgradeWebSocket loop; msg/s there is
+# deliveries/s. They are not in the default set.
 #
 # Fairness on a 2-core machine: wsload is pinned to one core and the server to the other, every
 # run starts a fresh server, warms up before measuring, and the two servers of a runtime alternate
@@ -64,6 +70,10 @@ scenario_args() {
     echo-1MiB) echo "--scenario echo -c 4 -w 2 -s 1M" ;;
     frag-1MiB) echo "--scenario frag -c 4 -w 2 -s 1M -F 128" ;;
     connect-2000) echo "--scenario connect -c 2000 --hold 1 --warm-conns 1000" ;;
+    connect-5000) echo "--scenario connect -c 5000 --hold 1 --warm-conns 1000" ;;
+    fanout-1000x64B) echo "--scenario fanout -c 1000 --pubs 4 -w 4 -s 64" ;;
+    fanout-32x32) echo "--scenario fanout -c 32 --pubs 32 -w 4 -s 64" ;;
+    fanout-1000x16KiB) echo "--scenario fanout -c 1000 --pubs 1 -w 2 -s 16K" ;;
     *) echo "echo.sh: unknown scenario \"$1\"" >&2; return 1 ;;
   esac
 }
@@ -155,8 +165,20 @@ build_for_node() {
 
 # --- Servers -----------------------------------------------------------------------------------
 
-# Prints the command line of server $2 ("netws" or "peer") on runtime $1.
+# Prints the command line of server $2 ("netws" or "peer") on runtime $1 for scenario $3: the
+# fan-out servers for fanout-*, the echo servers otherwise.
 server_command() {
+  if [[ $3 == fanout-* ]]; then
+    case $1/$2 in
+      node/netws) echo "node bench/servers/fanout_netws_node.mjs" ;;
+      node/peer) echo "node bench/servers/fanout_ws.mjs" ;;
+      deno/netws) echo "$DENO run -A $SNAPSHOT/bench/servers/fanout_netws.ts" ;;
+      deno/peer) echo "$DENO run -A bench/servers/fanout_deno.ts" ;;
+      bun/netws) echo "$BIN/bun $SNAPSHOT/bench/servers/fanout_netws.ts" ;;
+      bun/peer) echo "$BIN/bun bench/servers/fanout_bun.ts" ;;
+    esac
+    return
+  fi
   case $1/$2 in
     node/netws) echo "node bench/servers/netws_node.mjs" ;;
     node/peer) echo "node bench/servers/ws_node.mjs" ;;
@@ -185,11 +207,11 @@ runtime_version() {
 
 # Starts a server pinned to $SRV_CPU on port $3; sets SERVER_PID once it printed "listening".
 start_server() {
-  local runtime=$1 server=$2 port=$3 log=$4
+  local runtime=$1 server=$2 port=$3 log=$4 scenario=$5
   # Emptied here, not by the background job's redirection, which may happen after the first grep.
   : >"$log"
   # shellcheck disable=SC2046
-  NETWS_MODULE=$TMP/netws/mod.js taskset -c "$SRV_CPU" $(server_command "$runtime" "$server") \
+  NETWS_MODULE=$TMP/netws/mod.js taskset -c "$SRV_CPU" $(server_command "$runtime" "$server" "$scenario") \
     "$port" >"$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 300); do
@@ -246,7 +268,7 @@ run_one() {
   local runtime=$1 server=$2 scenario=$3 round=$4 load=$5
   local log=$TMP/server.log json=$TMP/wsload.json err=$TMP/wsload.err rc=0
   PORT=$((PORT >= 9599 ? 9400 : PORT + 1))
-  if ! start_server "$runtime" "$server" "$PORT" "$log"; then
+  if ! start_server "$runtime" "$server" "$PORT" "$log" "$scenario"; then
     stop_server
     jq -nc --arg r "$runtime" --arg s "$server" --arg sc "$scenario" --argjson n "$round" \
       '{tool:"wsload",ok:false,error:"server did not start",runtime:$r,server:$s,scenario:$sc,round:$n,rc:-1}' \
@@ -284,7 +306,7 @@ started=$(date +%s)
 SNAPSHOT=$TMP/tree
 mkdir -p "$SNAPSHOT/bench/servers"
 cp -R mod.ts src "$SNAPSHOT/"
-cp bench/servers/netws.ts "$SNAPSHOT/bench/servers/"
+cp bench/servers/netws.ts bench/servers/fanout_netws.ts "$SNAPSHOT/bench/servers/"
 # ES modules, as in the repository: tsc's "nodenext" emits CommonJS without it.
 echo '{ "type": "module" }' >"$SNAPSHOT/package.json"
 SOURCE_DIGEST=$(cd "$SNAPSHOT" && find mod.ts src -type f -name '*.ts' | sort | xargs cat | sha256sum |
@@ -352,6 +374,9 @@ const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "–");
 // What "better" means per scenario, and the issue's targets (netws/peer).
 const TARGETS: Record<string, Record<string, number>> = {
   node: {
+    "fanout-1000x64B": 3,
+    "fanout-32x32": 3,
+    "fanout-1000x16KiB": 3,
     "echo-64B": 1.5,
     "echo-64B-text": 1.5,
     "echo-16KiB": 1.2,
@@ -359,6 +384,9 @@ const TARGETS: Record<string, Record<string, number>> = {
     "frag-1MiB": 1.2,
   },
   deno: {
+    "fanout-1000x64B": 2,
+    "fanout-32x32": 2,
+    "fanout-1000x16KiB": 2,
     "echo-64B": 1.5,
     "echo-64B-text": 1.5,
     "echo-16KiB": 1.5,
@@ -366,6 +394,9 @@ const TARGETS: Record<string, Record<string, number>> = {
     "frag-1MiB": 1.5,
   },
   bun: {
+    "fanout-1000x64B": 0.5,
+    "fanout-32x32": 0.5,
+    "fanout-1000x16KiB": 0.5,
     "echo-64B": 0.5,
     "echo-64B-text": 0.5,
     "echo-16KiB": 0.5,

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { MAX_CLOSE_REASON_BYTES } from "../src/protocol/constants.ts";
 import {
   closeFrameFor,
-  HandshakeError,
   InvalidDataError,
   MessageTooBigError,
   PolicyViolationError,
@@ -85,29 +84,6 @@ describe("MessageTooBigError", () => {
     }
     assert.match(new MessageTooBigError("FRAME_TOO_BIG", 11, 10).message, /frame/);
     assert.match(new MessageTooBigError("TOO_MANY_FRAGMENTS", 11, 10).message, /frames/);
-  });
-});
-
-describe("HandshakeError", () => {
-  it("HandshakeError carries an HTTP status and response headers", () => {
-    const error = new HandshakeError(
-      "Cannot accept handshake: bad version",
-      426,
-      "UNSUPPORTED_VERSION",
-      {
-        "Sec-WebSocket-Version": "13",
-      },
-    );
-    assert.ok(error instanceof WebSocketError);
-    assert.equal(error.name, "HandshakeError");
-    assert.equal(error.status, 426);
-    assert.equal(error.code, "UNSUPPORTED_VERSION");
-    assert.deepEqual(error.headers, { "Sec-WebSocket-Version": "13" });
-  });
-
-  it("HandshakeError has no extra headers by default", () => {
-    const error = new HandshakeError("Cannot accept handshake: forbidden", 403, "FORBIDDEN");
-    assert.deepEqual(error.headers, {});
   });
 });
 

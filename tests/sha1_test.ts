@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { sha1 } from "../src/handshake/sha1.ts";
+import { sha1 } from "../src/handshake/_sha1.ts";
 
 const encoder = new TextEncoder();
 

@@ -6,6 +6,7 @@
  * ```
  *
  * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>`.
+ * `ECHO_MAX_MESSAGE` sets `maxPayloadLength` (default 2 MiB).
  *
  * @module
  */
@@ -49,8 +50,9 @@ const server = Bun.serve({
     message(ws, message) {
       ws.send(message);
     },
-    perMessageDeflate: false,
-    maxPayloadLength: 2 * 1024 * 1024,
+    // ECHO_DEFLATE=1 (the compression benchmark) turns compression on.
+    perMessageDeflate: process.env.ECHO_DEFLATE === "1",
+    maxPayloadLength: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
   },
 });
 console.log(`listening ${server.port}`);

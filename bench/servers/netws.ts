@@ -9,7 +9,9 @@
  * ```
  *
  * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>` once
- * ready. Stops on SIGTERM or SIGINT.
+ * ready. Stops on SIGTERM or SIGINT. `ECHO_MAX_MESSAGE` sets the message and frame limit (default
+ * 2 MiB) and `ECHO_MAX_BUFFERED` the send queue's limit (default: netws' own); `ECHO_DEFLATE=1`
+ * negotiates permessage-deflate and compresses every message.
  *
  * @module
  */
@@ -21,12 +23,19 @@ const MIB = 1024 * 1024;
 // Deno and Bun both provide Node's `process` as a global.
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 
+// The hostile benchmark (bench/hostile.mjs) sets larger limits, or a smaller send queue.
+const maxMessageSize = Number(process.env.ECHO_MAX_MESSAGE ?? 2 * MIB);
+const maxBuffered = process.env.ECHO_MAX_BUFFERED;
+
 const server = serve({
   port,
   hostname: "127.0.0.1",
-  maxMessageSize: 2 * MIB,
-  maxFrameSize: 2 * MIB,
+  maxMessageSize,
+  maxFrameSize: maxMessageSize,
   maxFragments: 4096,
+  ...(maxBuffered === undefined ? {} : { maxBufferedAmount: Number(maxBuffered) }),
+  // The compression benchmark (bench/deflate.sh): compress every message, however small.
+  ...(process.env.ECHO_DEFLATE === "1" ? { perMessageDeflate: { threshold: 0 } } : {}),
   onConnect(conn) {
     conn.on("text", (c, text) => c.sendText(text));
     conn.on("binary", (c, data) => c.sendBinary(data));

@@ -4,6 +4,7 @@
 //   NETWS_MODULE=/path/to/npm/mod.js node bench/servers/netws_node.mjs 9001
 //
 // The port comes from the first argument or PORT (default 9001). Prints `listening <port>`.
+// ECHO_MAX_MESSAGE, ECHO_MAX_BUFFERED and ECHO_DEFLATE as in netws.ts.
 
 import { pathToFileURL } from "node:url";
 
@@ -16,12 +17,19 @@ if (!modulePath) {
 const { serve } = await import(pathToFileURL(modulePath).href);
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 
+// The hostile benchmark (bench/hostile.mjs) sets larger limits, or a smaller send queue.
+const maxMessageSize = Number(process.env.ECHO_MAX_MESSAGE ?? 2 * MIB);
+const maxBuffered = process.env.ECHO_MAX_BUFFERED;
+
 const server = serve({
   port,
   hostname: "127.0.0.1",
-  maxMessageSize: 2 * MIB,
-  maxFrameSize: 2 * MIB,
+  maxMessageSize,
+  maxFrameSize: maxMessageSize,
   maxFragments: 4096,
+  ...(maxBuffered === undefined ? {} : { maxBufferedAmount: Number(maxBuffered) }),
+  // The compression benchmark (bench/deflate.sh): compress every message, however small.
+  ...(process.env.ECHO_DEFLATE === "1" ? { perMessageDeflate: { threshold: 0 } } : {}),
   onConnect(conn) {
     conn.on("text", (c, text) => c.sendText(text));
     conn.on("binary", (c, data) => c.sendBinary(data));

@@ -3,6 +3,7 @@
 //   node bench/servers/ws_node.mjs 9001
 //
 // The port comes from the first argument or PORT (default 9001). Prints `listening <port>`.
+// ECHO_MAX_MESSAGE sets maxPayload (default 2 MiB).
 
 import { WebSocketServer } from "ws";
 
@@ -10,8 +11,9 @@ const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 const server = new WebSocketServer({
   host: "127.0.0.1",
   port,
-  maxPayload: 2 * 1024 * 1024,
-  perMessageDeflate: false,
+  maxPayload: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
+  // ECHO_DEFLATE=1 (the compression benchmark): compress every message, however small.
+  perMessageDeflate: process.env.ECHO_DEFLATE === "1" ? { threshold: 0 } : false,
 });
 server.on("connection", (ws) => {
   ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));

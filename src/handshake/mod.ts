@@ -1,6 +1,7 @@
 /**
  * The opening handshake of RFC 6455 §4, sans-I/O: a strict HTTP/1.1 request-head parser, the
- * upgrade checks, the accept key, and the responses (101 and the error statuses).
+ * upgrade checks, the accept key, and the responses (101 and the error statuses). A refusal is a
+ * {@linkcode HandshakeError} whose `code` names the reason and whose `body` says it in fixed words.
  *
  * @example Answer an upgrade request
  * ```ts
@@ -19,20 +20,20 @@
  * @module
  */
 
+export { acceptKey } from "./accept_key.ts";
+export { HandshakeError, type HandshakeErrorCode } from "./errors.ts";
 export {
-  acceptKey,
-  type AcceptResponseOptions,
-  buildAcceptResponse,
-  buildErrorResponse,
   DEFAULT_MAX_HEADER_FIELDS,
-  type ErrorResponseOptions,
-  isUpgradeRequest,
   type ParsedRequest,
   parseRequestHead,
   type ParseRequestHeadOptions,
-  toRequest,
+} from "./request_head.ts";
+export { buildErrorResponse, encodeResponse, type ErrorResponseOptions } from "./response.ts";
+export { toRequest } from "./to_request.ts";
+export {
+  type AcceptResponseOptions,
+  buildAcceptResponse,
+  isUpgradeRequest,
   type UpgradeRequest,
   validateUpgrade,
-} from "./handshake.ts";
-export { encodeResponse } from "./http_response.ts";
-export { HandshakeError } from "../protocol/errors.ts";
+} from "./upgrade.ts";

@@ -35,16 +35,7 @@ export type WebSocketErrorCode =
   // 1009: a limit
   | "FRAME_TOO_BIG"
   | "MESSAGE_TOO_BIG"
-  | "TOO_MANY_FRAGMENTS"
-  // handshake (HTTP status, no close frame)
-  | "BAD_REQUEST"
-  | "METHOD_NOT_ALLOWED"
-  | "UPGRADE_REQUIRED"
-  | "UNSUPPORTED_VERSION"
-  | "FORBIDDEN"
-  | "HEADERS_TOO_LARGE"
-  | "NOT_FOUND"
-  | "INTERNAL_ERROR";
+  | "TOO_MANY_FRAGMENTS";
 
 /**
  * The base of every error netws raises for a connection. `closeCode` is the code to close with,
@@ -185,41 +176,10 @@ function tooBigMessage(code: string, size: number, limit: number): string {
   }
 }
 
-/**
- * The opening handshake failed: the server answers with `status` and no WebSocket is opened.
- *
- * @example Reject a handshake from application code
- * ```ts
- * import { HandshakeError } from "@netws/server";
- * import assert from "node:assert/strict";
- *
- * const error = new HandshakeError("Cannot accept handshake: origin not allowed", 403, "FORBIDDEN");
- * assert.equal(error.status, 403);
- * ```
- */
-export class HandshakeError extends WebSocketError {
-  /** The HTTP status to answer with. */
-  readonly status: number;
-  /** Extra response headers, such as `Sec-WebSocket-Version` for 426. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The response body; the reason phrase when undefined. */
-  readonly body: string | undefined;
-
-  /** Creates a handshake error with its HTTP status and stable code. */
-  constructor(
-    message: string,
-    status: number,
-    code: WebSocketErrorCode,
-    headers: Readonly<Record<string, string>> = {},
-    body?: string,
-  ) {
-    super(message, CloseCode.ProtocolError, code);
-    this.name = "HandshakeError";
-    this.status = status;
-    this.headers = headers;
-    this.body = body;
-  }
-}
+// HandshakeError moved to src/handshake/errors.ts: a refused handshake is an HTTP answer with no
+// close code. Re-exported here only for modules that still import it from this file; it leaves
+// once they import "../handshake/mod.ts".
+export { HandshakeError } from "../handshake/errors.ts";
 
 /** A close frame's content: the code and a UTF-8 reason of at most 123 bytes. */
 export interface CloseFrameContent {

@@ -28,7 +28,7 @@ const K60 = 0xca62c1d6 | 0;
  *
  * @example Hash a string
  * ```ts
- * import { sha1 } from "./sha1.ts";
+ * import { sha1 } from "./_sha1.ts";
  * import assert from "node:assert/strict";
  *
  * const digest = sha1(new TextEncoder().encode("abc"));

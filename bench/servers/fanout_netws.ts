@@ -1,0 +1,61 @@
+/**
+ * Fan-out server of the benchmark, on netws, for Deno and Bun (Node runs the same logic compiled:
+ * see `fanout_netws_node.mjs`): every message received goes to every open connection, the sender
+ * included, with its opcode. With `FANOUT=publish` (the default where the server has topics) every
+ * connection subscribes to one topic and each message is published once; `FANOUT=loop` sends it
+ * to each connection in a loop, the way an application without topics would.
+ *
+ * ```sh
+ * deno run -A bench/servers/fanout_netws.ts 9001
+ * bun bench/servers/fanout_netws.ts 9001
+ * ```
+ *
+ * Prints `listening <port>` once ready. Stops on SIGTERM or SIGINT.
+ *
+ * @module
+ */
+
+import { type Connection, serve } from "../../mod.ts";
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
+const TOPIC = "all";
+
+// Topics are feature-detected so that the same server measures code with and without them.
+type Topics = {
+  subscribe(topic: string): unknown;
+  publish?: unknown;
+};
+type Publisher = { publish(topic: string, data: string | Uint8Array): number };
+
+const server = serve({
+  port,
+  hostname: "127.0.0.1",
+  maxMessageSize: 1 << 20,
+  onConnect(conn) {
+    conn.on("ready", (c) => {
+      if (usePublish) (c as unknown as Topics).subscribe(TOPIC);
+    });
+    conn.on("text", (_, text) => broadcast(text));
+    conn.on("binary", (_, data) => broadcast(data));
+  },
+  onError(error) {
+    console.error("netws fan-out server:", error);
+  },
+});
+const hasTopics = typeof (server as unknown as { publish?: unknown }).publish === "function";
+const usePublish = (process.env.FANOUT ?? (hasTopics ? "publish" : "loop")) === "publish";
+
+function broadcast(data: string | Uint8Array): void {
+  if (usePublish) {
+    (server as unknown as Publisher).publish(TOPIC, data);
+    return;
+  }
+  const send = typeof data === "string"
+    ? (c: Connection) => c.sendText(data)
+    : (c: Connection) => c.sendBinary(data);
+  for (const c of server.connections) send(c);
+}
+
+await server.ready;
+console.log(`listening ${server.port}`);
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
