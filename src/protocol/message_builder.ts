@@ -153,28 +153,25 @@ export class MessageBuilder {
    */
   header(opcode: number, fin: boolean, payloadLength: number): void {
     if (this.#error !== undefined) throw this.#error;
-    try {
-      // RFC 6455 §5.2: frames may come from elsewhere than FrameScanner, which checks this too.
-      if ((opcode > Opcode.Binary && opcode < Opcode.Close) || opcode > Opcode.Pong) {
-        throw new ProtocolError(
-          `Cannot assemble message: opcode "0x${opcode.toString(16)}" is reserved`,
-          "RESERVED_OPCODE",
-        );
+    if (
+      this.#opcode === 0 && (opcode === Opcode.Text || opcode === Opcode.Binary) &&
+      payloadLength <= this.#maxMessageSize
+    ) {
+      // The common case, a data frame starting a message within the limits: nothing to check.
+      this.#opcode = opcode;
+      this.#fragments = 1;
+      this.#size = payloadLength;
+    } else {
+      try {
+        this.#checkFrame(opcode, payloadLength);
+      } catch (error) {
+        throw this.#fail(error);
       }
-      if (opcode < Opcode.Close) {
-        this.#checkSequence(opcode);
-        this.#checkLimits(payloadLength);
-        if (opcode !== Opcode.Continuation) this.#opcode = opcode;
-        this.#fragments++;
-        this.#size += payloadLength;
-      }
-      this.#frameOpcode = opcode;
-      this.#frameFin = fin;
-      this.#frameLength = payloadLength;
-      this.#frameReceived = 0;
-    } catch (error) {
-      throw this.#fail(error);
     }
+    this.#frameOpcode = opcode;
+    this.#frameFin = fin;
+    this.#frameLength = payloadLength;
+    this.#frameReceived = 0;
   }
 
   /**
@@ -185,8 +182,25 @@ export class MessageBuilder {
    */
   payload(slice: Uint8Array, end: boolean): Message | undefined {
     if (this.#error !== undefined) throw this.#error;
+    const opcode = this.#frameOpcode;
+    if (
+      end && this.#frameFin && !this.#started && opcode > 0 && opcode < Opcode.Close &&
+      slice.length === this.#frameLength
+    ) {
+      // The common case: a whole message in one slice, handed on without a copy. Nothing but
+      // the header's counts was touched, so nothing else needs resetting.
+      this.#frameOpcode = -1;
+      this.#opcode = 0;
+      this.#fragments = 0;
+      this.#size = 0;
+      if (opcode === Opcode.Binary) return { type: "binary", data: slice };
+      try {
+        return { type: "text", data: decode(wholeDecoder, slice, false) };
+      } catch (error) {
+        throw this.#fail(error);
+      }
+    }
     try {
-      const opcode = this.#frameOpcode;
       const received = this.#frameReceived + slice.length;
       if (opcode < 0 || received > this.#frameLength || (end && received < this.#frameLength)) {
         throw new RangeError(
@@ -197,14 +211,6 @@ export class MessageBuilder {
       if (end) this.#frameOpcode = -1;
       if (opcode >= Opcode.Close) return this.#addControl(opcode, slice, end);
       const last = end && this.#frameFin;
-      if (last && !this.#started) {
-        // The common case: a whole message in one slice, handed on without a copy.
-        const type = this.#opcode;
-        this.#reset();
-        return type === Opcode.Text
-          ? { type: "text", data: decode(wholeDecoder, slice, false) }
-          : { type: "binary", data: slice };
-      }
       this.#started = true;
       if (this.#opcode === Opcode.Text) {
         // Decoding as slices arrive validates early and keeps no reference to read buffers.
@@ -225,6 +231,23 @@ export class MessageBuilder {
     } catch (error) {
       throw this.#fail(error);
     }
+  }
+
+  /** Checks a frame header other than a message's first within the limits, and counts it. */
+  #checkFrame(opcode: number, payloadLength: number): void {
+    // RFC 6455 §5.2: frames may come from elsewhere than FrameScanner, which checks this too.
+    if ((opcode > Opcode.Binary && opcode < Opcode.Close) || opcode > Opcode.Pong) {
+      throw new ProtocolError(
+        `Cannot assemble message: opcode "0x${opcode.toString(16)}" is reserved`,
+        "RESERVED_OPCODE",
+      );
+    }
+    if (opcode >= Opcode.Close) return;
+    this.#checkSequence(opcode);
+    this.#checkLimits(payloadLength);
+    if (opcode !== Opcode.Continuation) this.#opcode = opcode;
+    this.#fragments++;
+    this.#size += payloadLength;
   }
 
   #fail(error: unknown): unknown {
