@@ -7,9 +7,10 @@
 
 import { controlMessage } from "./control_message.ts";
 import { Opcode } from "./constants.ts";
-import { InvalidDataError, MessageTooBigError, ProtocolError } from "./errors.ts";
+import { MessageTooBigError, ProtocolError } from "./errors.ts";
 import { checkLimit, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import type { Message } from "./message.ts";
+import { decodeUtf8, Utf8Slices } from "./utf8_slices.ts";
 
 /** Options of {@linkcode MessageBuilder}, `MessageAssembler` and `MessageAssemblerStream`. */
 export interface MessageAssemblerOptions {
@@ -40,10 +41,6 @@ const BLOCK_SIZE = 65536;
 const EXACT_ALLOCATION_LIMIT = 16 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
-/** Shared, so decoding a slice allocates no options object. */
-const STREAM: TextDecodeOptions = { stream: true };
-/** Decodes text that arrived whole; a non-streaming decode leaves no state behind. */
-const wholeDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Builds messages from frames as they arrive, header first, then the payload in slices: the
@@ -76,7 +73,7 @@ export class MessageBuilder {
   readonly #maxMessageSize: number;
   readonly #maxFragments: number;
   // Made for the first text that arrives in pieces: most connections never need one.
-  #decoder: TextDecoder | undefined;
+  #slices: Utf8Slices | undefined;
 
   // The frame whose payload is arriving: its opcode (-1 when none), FIN, length and progress.
   #frameOpcode = -1;
@@ -195,7 +192,7 @@ export class MessageBuilder {
       this.#size = 0;
       if (opcode === Opcode.Binary) return { type: "binary", data: slice };
       try {
-        return { type: "text", data: decode(wholeDecoder, slice, false) };
+        return { type: "text", data: decodeUtf8(slice) };
       } catch (error) {
         throw this.#fail(error);
       }
@@ -214,8 +211,8 @@ export class MessageBuilder {
       this.#started = true;
       if (this.#opcode === Opcode.Text) {
         // Decoding as slices arrive validates early and keeps no reference to read buffers.
-        this.#decoder ??= new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-        const part = decode(this.#decoder, slice, !last);
+        this.#slices ??= new Utf8Slices();
+        const part = this.#slices.decode(slice, last);
         if (part.length > 0) this.#text.push(part);
       } else if (this.#fragments === 1 && this.#frameFin) {
         this.#addExact(slice);
@@ -224,7 +221,7 @@ export class MessageBuilder {
       }
       if (!last) return undefined;
       const message: Message = this.#opcode === Opcode.Text
-        ? { type: "text", data: this.#text.length === 1 ? this.#text[0]! : this.#text.join("") }
+        ? { type: "text", data: joinText(this.#text) }
         : { type: "binary", data: this.#joinBinary() };
       this.#reset();
       return message;
@@ -379,6 +376,7 @@ export class MessageBuilder {
   }
 
   #reset(): void {
+    this.#slices?.reset();
     this.#opcode = 0;
     this.#fragments = 0;
     this.#size = 0;
@@ -393,10 +391,14 @@ export class MessageBuilder {
   }
 }
 
-function decode(decoder: TextDecoder, bytes: Uint8Array, stream: boolean): string {
-  try {
-    return stream ? decoder.decode(bytes, STREAM) : decoder.decode(bytes);
-  } catch {
-    throw new InvalidDataError("Cannot decode text message: invalid UTF-8", "INVALID_UTF8");
-  }
+/**
+ * Joins decoded parts. A few parts are joined with `+`, which engines keep as a rope until the
+ * text is read: measured up to twice as fast as `join` for a large message in a few slices. Many
+ * small parts are joined flat, so that rope nodes do not outweigh the text.
+ */
+function joinText(parts: readonly string[]): string {
+  if (parts.length > 64) return parts.join("");
+  let text = parts[0] ?? "";
+  for (let i = 1; i < parts.length; i++) text += parts[i]!;
+  return text;
 }
