@@ -9,6 +9,7 @@ import { controlMessage } from "./control_message.ts";
 import { Opcode } from "./constants.ts";
 import { MessageTooBigError, ProtocolError } from "./errors.ts";
 import { checkLimit, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
+import { BinaryBuffer } from "./binary_buffer.ts";
 import type { Message } from "./message.ts";
 import { decodeUtf8, Utf8Slices } from "./utf8_slices.ts";
 
@@ -29,18 +30,6 @@ export interface MessageAssemblerOptions {
    */
   maxFragments?: number;
 }
-
-/**
- * A slice smaller than this is copied rather than kept as a view: many tiny fragments must not
- * pin the large read buffers they were sliced from.
- */
-const KEEP_THRESHOLD = 4096;
-/** Small slices of a fragmented message are gathered into blocks of this size. */
-const BLOCK_SIZE = 65536;
-/** A one-frame message gets a buffer of its exact size up to this size (the default limit). */
-const EXACT_ALLOCATION_LIMIT = 16 * 1024 * 1024;
-
-const EMPTY = new Uint8Array(0);
 
 /**
  * Builds messages from frames as they arrive, header first, then the payload in slices: the
@@ -89,15 +78,8 @@ export class MessageBuilder {
   #size = 0;
   #started = false;
   #text: string[] = [];
-  // A one-frame binary message spanning slices, in its exact-size buffer.
-  #exact: Uint8Array | undefined;
-  #exactUsed = 0;
-  // A fragmented binary message: pieces kept or sealed, and the block gathering small slices.
-  #pieces: Uint8Array[] = [];
-  #block: Uint8Array | undefined;
-  #blockUsed = 0;
-  // Bytes of buffers pinned by kept views beyond the views themselves.
-  #slack = 0;
+  // A binary message that did not arrive in one slice; made when the first one comes.
+  #binary: BinaryBuffer | undefined;
 
   #error: unknown;
 
@@ -121,14 +103,7 @@ export class MessageBuilder {
    * every view kept, and two bytes per UTF-16 code unit of decoded text.
    */
   get heldBytes(): number {
-    const buffers = new Set<ArrayBufferLike>();
-    let held = this.#exact?.byteLength ?? 0;
-    for (const piece of this.#pieces) {
-      if (buffers.has(piece.buffer)) continue;
-      buffers.add(piece.buffer);
-      held += piece.buffer.byteLength;
-    }
-    if (this.#block !== undefined) held += this.#block.byteLength;
+    let held = this.#binary?.heldBytes ?? 0;
     for (const part of this.#text) held += part.length * 2;
     return held;
   }
@@ -214,15 +189,16 @@ export class MessageBuilder {
         this.#slices ??= new Utf8Slices();
         const part = this.#slices.decode(slice, last);
         if (part.length > 0) this.#text.push(part);
-      } else if (this.#fragments === 1 && this.#frameFin) {
-        this.#addExact(slice);
       } else {
-        this.#keep(slice);
+        this.#binary ??= new BinaryBuffer(this.#maxMessageSize);
+        // RFC 6455 §5.2: a one-frame message's header gave its exact size.
+        if (this.#fragments === 1 && this.#frameFin) this.#binary.addExact(slice, this.#size);
+        else this.#binary.keep(slice);
       }
       if (!last) return undefined;
       const message: Message = this.#opcode === Opcode.Text
         ? { type: "text", data: joinText(this.#text) }
-        : { type: "binary", data: this.#joinBinary() };
+        : { type: "binary", data: this.#binary!.join(this.#size) };
       this.#reset();
       return message;
     } catch (error) {
@@ -297,84 +273,6 @@ export class MessageBuilder {
     return controlMessage(opcode, payload);
   }
 
-  /** Copies a slice of a one-frame binary message into its buffer of the declared size. */
-  #addExact(slice: Uint8Array): void {
-    let exact = this.#exact;
-    // RFC 6455 §5.2 gave the exact length: one allocation, one copy per byte. Past
-    // EXACT_ALLOCATION_LIMIT (with raised limits) the buffer grows with the bytes instead, so a
-    // header alone cannot make the builder reserve what was never sent.
-    exact ??= this.#exact = new Uint8Array(Math.min(this.#size, EXACT_ALLOCATION_LIMIT));
-    const needed = this.#exactUsed + slice.length;
-    if (needed > exact.length) {
-      const grown = new Uint8Array(Math.min(this.#size, Math.max(needed, exact.length * 2)));
-      grown.set(exact.subarray(0, this.#exactUsed));
-      exact = this.#exact = grown;
-    }
-    exact.set(slice, this.#exactUsed);
-    this.#exactUsed = needed;
-  }
-
-  /**
-   * Whether a view may pin `slack` more bytes. All views of a message together may pin one
-   * block's worth, so what the builder holds stays within the message size plus two blocks.
-   */
-  #affordSlack(slack: number): boolean {
-    if (this.#slack + slack > BLOCK_SIZE) return false;
-    this.#slack += slack;
-    return true;
-  }
-
-  /** Keeps a slice of a fragmented message, copying it when its view would pin too much. */
-  #keep(slice: Uint8Array): void {
-    const length = slice.length;
-    const slack = slice.buffer.byteLength - length;
-    if (length >= KEEP_THRESHOLD && slack <= length && this.#affordSlack(slack)) {
-      this.#sealBlock();
-      this.#pieces.push(slice);
-      return;
-    }
-    if (length === 0) return;
-    let block = this.#block;
-    if (block === undefined || this.#blockUsed + length > block.length) {
-      this.#sealBlock();
-      block = this.#block = new Uint8Array(
-        Math.max(length, Math.min(BLOCK_SIZE, this.#maxMessageSize)),
-      );
-    }
-    block.set(slice, this.#blockUsed);
-    this.#blockUsed += length;
-  }
-
-  #sealBlock(): void {
-    const block = this.#block;
-    if (block === undefined) return;
-    const used = this.#blockUsed;
-    // A mostly empty block is shrunk so that alternating small and large slices cannot make
-    // every small one cost a whole block.
-    const slack = block.length - used;
-    this.#pieces.push(
-      slack <= used && this.#affordSlack(slack) ? block.subarray(0, used) : block.slice(0, used),
-    );
-    this.#block = undefined;
-    this.#blockUsed = 0;
-  }
-
-  #joinBinary(): Uint8Array {
-    const exact = this.#exact;
-    if (exact !== undefined) return exact;
-    this.#sealBlock();
-    const pieces = this.#pieces;
-    if (pieces.length === 0) return EMPTY;
-    if (pieces.length === 1) return pieces[0]!;
-    const joined = new Uint8Array(this.#size);
-    let offset = 0;
-    for (const piece of pieces) {
-      joined.set(piece, offset);
-      offset += piece.length;
-    }
-    return joined;
-  }
-
   #reset(): void {
     this.#slices?.reset();
     this.#opcode = 0;
@@ -382,12 +280,7 @@ export class MessageBuilder {
     this.#size = 0;
     this.#started = false;
     if (this.#text.length > 0) this.#text = [];
-    this.#exact = undefined;
-    this.#exactUsed = 0;
-    if (this.#pieces.length > 0) this.#pieces = [];
-    this.#block = undefined;
-    this.#blockUsed = 0;
-    this.#slack = 0;
+    this.#binary?.reset();
   }
 }
 
