@@ -1,9 +1,9 @@
 /**
  * Throughput of the protocol core: bytes in, messages out, on whichever runtime runs it.
  *
- * Two paths are measured: the synchronous one (`FrameParser` → `MessageAssembler`, wired as the
- * server's connection wires them) and the stream one (`FrameParserStream` piped through
- * `MessageAssemblerStream`). Input is masked client frames (parser role `"server"`), built once
+ * Three paths are measured: the server's (`MessageReader`: payload slices straight into messages),
+ * the synchronous classes (`FrameParser` → `MessageAssembler`, message limits checked from each
+ * frame header) and the streams (`FrameParserStream` piped through `MessageAssemblerStream`). Input is masked client frames (parser role `"server"`), built once
  * and cut into 64 KiB chunks, each with a buffer of its own, as socket reads deliver them. The
  * parser unmasks in place, so every chunk is restored from a pristine copy before each run,
  * outside the timed region.
@@ -26,13 +26,12 @@
 import { Opcode } from "../src/protocol/constants.ts";
 import type { Frame } from "../src/protocol/frame.ts";
 import { encodeFrame } from "../src/protocol/frame_encoder.ts";
-import { FrameParser, FrameParserStream } from "../src/protocol/frame_parser.ts";
+import { FrameParser } from "../src/protocol/frame_parser.ts";
+import { FrameParserStream } from "../src/protocol/frame_parser_stream.ts";
 import { applyMask } from "../src/protocol/mask.ts";
-import {
-  type Message,
-  MessageAssembler,
-  MessageAssemblerStream,
-} from "../src/protocol/message_assembler.ts";
+import { type Message, MessageAssembler } from "../src/protocol/message_assembler.ts";
+import { MessageAssemblerStream } from "../src/protocol/message_assembler_stream.ts";
+import { MessageReader } from "../src/protocol/message_reader.ts";
 
 /** One measured case, as printed in a JSON line. */
 export interface BenchResult {
@@ -44,7 +43,7 @@ export interface BenchResult {
   group: string;
   /** A readable name of the case. */
   name: string;
-  /** `sync`, `stream`, or what was timed for a mask case (`applyMask`, `byte loop`). */
+  /** `reader`, `sync`, `stream`, or what a mask case timed (`applyMask`, `byte loop`). */
   path: string;
   /** Payload bytes processed per run. */
   payloadBytes: number;
@@ -183,6 +182,7 @@ class Wire {
 /** The limits every case runs with: a 16 MiB message in any number of fragments passes. */
 const PARSER_OPTIONS = { role: "server", maxFrameSize: 16 * MiB } as const;
 const ASSEMBLER_OPTIONS = { maxMessageSize: 16 * MiB, maxFragments: Infinity } as const;
+const READER_OPTIONS = { maxFrameSize: 16 * MiB, ...ASSEMBLER_OPTIONS } as const;
 
 interface ParseCase {
   group: "message" | "fragments";
@@ -266,6 +266,7 @@ const PARSE_CASES: readonly ParseCase[] = [
   messageCase(false, MiB, 16),
   messageCase(true, MiB, 16),
   fragmentCase(16 * MiB, 64 * KiB),
+  fragmentCase(MiB, 128),
   fragmentCase(16 * MiB, KiB),
   fragmentCase(16 * MiB, 16),
   fragmentCase(
@@ -274,6 +275,10 @@ const PARSE_CASES: readonly ParseCase[] = [
     "the 1 B fragment case parses 256 KiB, not 16 MiB: 16M frames take minutes on streams",
   ),
 ];
+
+/** The ways through the core a case is measured on. */
+type Path = "reader" | "sync" | "stream";
+const PATHS: readonly Path[] = ["reader", "sync", "stream"];
 
 /** What a run saw; checked against the case so that no run can skip work. */
 interface Tally {
@@ -286,9 +291,19 @@ function count(tally: Tally, message: Message): void {
   if (message.type === "binary" || message.type === "text") tally.bytes += message.data.length;
 }
 
+/** One run through `MessageReader`, as the server's connection reads: returns its time in ms. */
+function runReader(wire: Wire, tally: Tally): number {
+  const chunks = wire.chunks;
+  const start = performance.now();
+  const reader = new MessageReader(READER_OPTIONS);
+  const onMessage = (message: Message) => count(tally, message);
+  for (let i = 0; i < chunks.length; i++) reader.push(chunks[i]!, onMessage);
+  return performance.now() - start;
+}
+
 /**
- * One sync run, wired as the server's connection wires it (message limits checked from each
- * frame header): returns its time in milliseconds.
+ * One run through the public sync classes, message limits checked from each frame header: returns
+ * its time in milliseconds.
  */
 function runSync(wire: Wire, tally: Tally): number {
   const chunks = wire.chunks;
@@ -408,12 +423,16 @@ function round(value: number, digits: number): number {
 async function benchParse(
   runtime: string,
   testCase: ParseCase,
-  path: "sync" | "stream",
+  path: Path,
   wire: Wire,
   plan: Plan,
 ): Promise<BenchResult> {
   const tally: Tally = { messages: 0, bytes: 0 };
-  const run = path === "sync" ? () => runSync(wire, tally) : () => runStream(wire, tally);
+  const run = path === "reader"
+    ? () => runReader(wire, tally)
+    : path === "sync"
+    ? () => runSync(wire, tally)
+    : () => runStream(wire, tally);
   let runs = 0;
   const times = await measure(plan, () => {
     runs++;
@@ -650,7 +669,7 @@ export async function main(filters: readonly string[], quick: boolean): Promise<
     console.log(JSON.stringify(r));
   };
   for (const testCase of PARSE_CASES) {
-    const paths = (["sync", "stream"] as const).filter((p) => wanted(`${testCase.id}/${p}`));
+    const paths = PATHS.filter((p) => wanted(`${testCase.id}/${p}`));
     if (paths.length === 0) continue;
     const wire = testCase.build();
     checkUnmasked(testCase, wire);

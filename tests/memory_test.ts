@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Opcode } from "../src/protocol/constants.ts";
 import { FrameParser } from "../src/protocol/frame_parser.ts";
 import { type Message, MessageAssembler } from "../src/protocol/message_assembler.ts";
+import { MessageReader } from "../src/protocol/message_reader.ts";
 import { concat, pattern } from "./helpers/bytes.ts";
 import { rawFrame, RFC_MASK } from "./helpers/frames.ts";
 import { arrayBufferBytes, forceGc, runtime, settle } from "./helpers/memory.ts";
@@ -65,8 +66,9 @@ interface Limits {
 }
 
 /**
- * Feeds `pieces` to a parser and an assembler and checks after every chunk that the memory they
- * hold stays within maxMessageSize + maxFrameSize + SLACK. Returns the messages and the peak.
+ * Feeds `pieces` to a parser and an assembler, and to a MessageReader, and checks after every
+ * chunk that the memory each holds stays within maxMessageSize + maxFrameSize + SLACK. Returns the
+ * messages and the peak of the parser and assembler (the reader must deliver the same messages).
  */
 function feedMeasuring(
   pieces: readonly Piece[],
@@ -80,12 +82,22 @@ function feedMeasuring(
     maxFrameSize: limits.maxFrameSize,
     onHeader: (opcode, length) => assembler.checkHeader(opcode, length),
   });
+  const reader = new MessageReader({ ...limits, maxFragments: Infinity });
   const bound = limits.maxMessageSize + limits.maxFrameSize + SLACK;
   const messages: Message[] = [];
+  const read: Message[] = [];
   let peak = 0;
   pieces.forEach((piece, index) => {
     // Each chunk is made just before it is pushed: only the parser and assembler keep it.
     for (const chunk of chunksOf(piece)) {
+      // The reader gets a copy in a buffer as large as the chunk's, before the parser unmasks it.
+      const copy = new Uint8Array(chunk.buffer.byteLength).subarray(
+        chunk.byteOffset,
+        chunk.byteOffset + chunk.length,
+      );
+      copy.set(chunk);
+      reader.push(copy, (message) => read.push(message));
+      assert.ok(reader.heldBytes <= bound, `MessageReader after fragment ${index}`);
       parser.push(chunk, (frame) => {
         const message = assembler.push(frame);
         if (message !== undefined) messages.push(message);
@@ -95,6 +107,7 @@ function feedMeasuring(
       assert.ok(held <= bound, `after fragment ${index}: ${held} bytes held, over ${bound}`);
     }
   });
+  assert.deepEqual(read, messages, "MessageReader reads the same messages");
   return { messages, peak };
 }
 

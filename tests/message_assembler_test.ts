@@ -3,16 +3,11 @@ import assert from "node:assert/strict";
 import { Opcode } from "../src/protocol/constants.ts";
 import { InvalidDataError, MessageTooBigError, ProtocolError } from "../src/protocol/errors.ts";
 import type { Frame } from "../src/protocol/frame.ts";
-import {
-  type Message,
-  MessageAssembler,
-  MessageAssemblerStream,
-} from "../src/protocol/message_assembler.ts";
+import { MessageAssembler } from "../src/protocol/message_assembler.ts";
 import { bytes, concat, pattern } from "./helpers/bytes.ts";
 import { assertError, assertThrowsError, type ExpectedError } from "./helpers/errors.ts";
-import { closeBody, frame, rawFrame, RFC_MASK } from "./helpers/frames.ts";
-import { assembleMessages, assertMessagesEqual, streamMessages } from "./helpers/parse.ts";
-import { collect, nextTask, readableOf } from "./helpers/streams.ts";
+import { closeBody, frame } from "./helpers/frames.ts";
+import { assembleMessages, assertMessagesEqual } from "./helpers/parse.ts";
 
 const encode = (value: string) => new TextEncoder().encode(value);
 const MiB = 1024 * 1024;
@@ -627,114 +622,5 @@ describe("MessageAssembler", () => {
         );
       }
     }
-  });
-});
-
-describe("MessageAssemblerStream", () => {
-  it("MessageAssemblerStream turns frames into messages, passing controls through in order", async () => {
-    const frames = [
-      first(Text, "He"),
-      frame(Ping, "p"),
-      last("llo"),
-      frame(Binary, "b"),
-      frame(Close),
-    ];
-    const outcome = await collect(readableOf(frames).pipeThrough(new MessageAssemblerStream()));
-    assertMessagesEqual(outcome.items, [
-      { type: "ping", data: encode("p") },
-      { type: "text", data: "Hello" },
-      { type: "binary", data: encode("b") },
-      { type: "close", reason: "" },
-    ]);
-    assert.equal(outcome.errored, false);
-  });
-
-  it("MessageAssemblerStream delivers the messages completed before a violation, then errors", async () => {
-    const frames = [frame(Text, "a"), frame(Ping), frame(Text, "b"), last("x"), frame(Text, "c")];
-    const outcome = await collect(
-      readableOf(frames).pipeThrough(new MessageAssemblerStream()),
-      async () => {
-        for (let i = 0; i < 3; i++) await nextTask();
-      },
-    );
-    assert.deepEqual(outcome.items.map((m) => m.type), ["text", "ping", "text"]);
-    assertError(outcome.error, protocol("UNEXPECTED_CONTINUATION"));
-  });
-
-  it("MessageAssemblerStream fails with TRUNCATED_MESSAGE when the input ends inside a message", async () => {
-    const outcome = await collect(
-      readableOf([frame(Text, "a"), first(Binary, "b"), frame(Ping)]).pipeThrough(
-        new MessageAssemblerStream(),
-      ),
-    );
-    assert.deepEqual(outcome.items.map((m) => m.type), ["text", "ping"]);
-    assertError(outcome.error, protocol("TRUNCATED_MESSAGE"));
-  });
-
-  it("MessageAssemblerStream reports limit errors with size and limit", async () => {
-    const outcome = await collect(
-      readableOf([first(Binary, "abc"), last("defgh")]).pipeThrough(
-        new MessageAssemblerStream({ maxMessageSize: 7 }),
-      ),
-    );
-    assertError(outcome.error, tooBig("MESSAGE_TOO_BIG", 8, 7));
-  });
-
-  it("MessageAssemblerStream after FrameParserStream delivers the messages before a violation", async () => {
-    const masked = { mask: RFC_MASK };
-    const chunk = concat([
-      rawFrame(Text, encode("a"), masked),
-      rawFrame(Text, encode("b"), { fin: false, mask: RFC_MASK }),
-      rawFrame(Ping, encode("p"), masked),
-      rawFrame(Continuation, encode("c"), masked),
-      rawFrame(Binary, encode("d"), masked),
-      rawFrame(Text, encode("e"), { rsv: 2, mask: RFC_MASK }),
-    ]);
-    for (const slow of [false, true]) {
-      const outcome = await streamMessages(
-        [chunk.slice()],
-        {},
-        {},
-        slow
-          ? async () => {
-            for (let i = 0; i < 3; i++) await nextTask();
-          }
-          : undefined,
-      );
-      assertMessagesEqual(outcome.items, [
-        { type: "text", data: "a" },
-        { type: "ping", data: encode("p") },
-        { type: "text", data: "bc" },
-        { type: "binary", data: encode("d") },
-      ], slow ? "slow reader" : "fast reader");
-      assertError(outcome.error, protocol("RESERVED_BITS"));
-    }
-  });
-
-  it("MessageAssemblerStream after FrameParserStream reports an assembler error", async () => {
-    const outcome = await streamMessages(
-      [rawFrame(Text, bytes(0x61, 0xff), { mask: RFC_MASK })],
-    );
-    assertError(outcome.error, invalid("INVALID_UTF8"));
-  });
-
-  it("MessageAssemblerStream rejects invalid options with a RangeError at construction", () => {
-    for (const name of ["maxFragments", "maxMessageSize"]) {
-      for (const value of [0, -1, 1.5, NaN, "10", null]) {
-        assert.throws(
-          () => new MessageAssemblerStream({ [name]: value as number }),
-          RangeError,
-          `${name} ${String(value)}`,
-        );
-      }
-    }
-  });
-
-  it("MessageAssemblerStream emits Message values of the documented shapes", async () => {
-    const outcome = await collect(
-      readableOf([frame(Close, closeBody(1000))]).pipeThrough(new MessageAssemblerStream()),
-    );
-    const message: Message | undefined = outcome.items[0];
-    assert.deepEqual(message, { type: "close", code: 1000, reason: "" });
   });
 });

@@ -1,13 +1,13 @@
 /**
- * Bytes in, messages out: the frame parser and the message assembler driven as one machine, the
+ * Bytes in, messages out: the frame scanner and the message builder driven as one machine, the
  * way a server reads a connection.
  *
  * @module
  */
 
-import { FrameParser } from "./frame_parser.ts";
-import type { Frame } from "./frame.ts";
-import { type Message, MessageAssembler } from "./message_assembler.ts";
+import { type FrameHandler, FrameScanner } from "./frame_scanner.ts";
+import type { Message } from "./message.ts";
+import { MessageBuilder } from "./message_builder.ts";
 
 /** Options of {@linkcode MessageReader}: the limits of one connection's incoming side. */
 export interface MessageReaderOptions {
@@ -31,9 +31,18 @@ export interface MessageReaderOptions {
   maxFragments?: number;
 }
 
+/** The longest frame header, counted in `heldBytes` as the scanner's header buffer. */
+const MAX_HEADER_SIZE = 14;
+
 /**
- * Reads client frames (masked, RFC 6455 §5.1) into messages. Every limit fails from a frame's
- * header, before its payload is buffered. It takes ownership of the chunks pushed to it.
+ * Reads client frames (masked, RFC 6455 §5.1) into messages. It takes ownership of the chunks
+ * pushed to it: payloads are unmasked in place.
+ *
+ * Payload bytes go from the chunk to the message as they arrive: every limit fails from a frame's
+ * header, before its payload; invalid UTF-8 fails (1007) in the chunk that brings it, also in
+ * the middle of a frame; a message that arrives in one chunk is handed out as a view of it, with
+ * no copy, and any other is copied once into its buffer (small fragments of a fragmented binary
+ * message twice, through 64 KiB blocks).
  *
  * @example Read a masked "Hello" (RFC 6455 §5.7)
  * ```ts
@@ -50,36 +59,51 @@ export interface MessageReaderOptions {
  * ```
  */
 export class MessageReader {
-  readonly #parser: FrameParser;
-  readonly #assembler: MessageAssembler;
+  readonly #scanner: FrameScanner;
+  readonly #builder: MessageBuilder;
+  readonly #handler: FrameHandler;
   #onMessage: (message: Message) => void = () => {};
 
   /** Creates a reader; throws a `RangeError` for a limit that is not a positive integer. */
   constructor(options: MessageReaderOptions = {}) {
-    const assembler = new MessageAssembler({
+    const builder = new MessageBuilder({
       ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
     });
-    this.#assembler = assembler;
-    this.#parser = new FrameParser({
+    this.#builder = builder;
+    this.#scanner = new FrameScanner({
       ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
       role: "server",
-      // Message limits fail from the header, before the frame's payload arrives.
-      onHeader: (opcode, length) => assembler.checkHeader(opcode, length),
     });
+    this.#handler = {
+      onHeader: (opcode, fin, payloadLength) => builder.header(opcode, fin, payloadLength),
+      onPayload: (slice, end) => {
+        const message = builder.payload(slice, end);
+        if (message !== undefined) this.#onMessage(message);
+      },
+    };
+  }
+
+  /** Whether a frame or a fragmented message was started and not finished. */
+  get midMessage(): boolean {
+    return this.#scanner.midFrame || this.#builder.midMessage;
+  }
+
+  /**
+   * Bytes of buffer memory held for the message being read, counting the whole buffer behind
+   * every view kept.
+   */
+  get heldBytes(): number {
+    return this.#builder.heldBytes + MAX_HEADER_SIZE;
   }
 
   /**
    * Feeds bytes. Calls `onMessage` with every message (data or control) they complete, in order,
-   * and throws a `WebSocketError` for the first violation, after the messages before it.
+   * and throws a `WebSocketError` for the first violation, after the messages before it; once it
+   * threw, every later call throws the same error.
    */
   push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
     this.#onMessage = onMessage;
-    this.#parser.push(chunk, this.#onFrame);
+    this.#scanner.push(chunk, this.#handler);
   }
-
-  readonly #onFrame = (frame: Frame): void => {
-    const message = this.#assembler.push(frame);
-    if (message !== undefined) this.#onMessage(message);
-  };
 }

@@ -4,7 +4,10 @@
  *
  * {@linkcode FrameParserStream} turns bytes into frames and {@linkcode MessageAssemblerStream}
  * turns frames into messages; {@linkcode FrameParser} and {@linkcode MessageAssembler} are the
- * same machines, driven synchronously.
+ * same machines, driven synchronously. Underneath, {@linkcode FrameScanner} reads each frame
+ * header and hands its payload on in slices as they arrive, and {@linkcode MessageBuilder} builds
+ * messages from those slices, validating text as it comes; {@linkcode MessageReader} drives the
+ * two together, as a server reads a connection.
  *
  * @example Parse client bytes into messages
  * ```ts
@@ -53,12 +56,14 @@ export {
   encodeFrame,
   type EncodeFrameOptions,
 } from "./frame_encoder.ts";
+export { FrameParser, type FrameParserOptions } from "./frame_parser.ts";
+export { FrameParserStream } from "./frame_parser_stream.ts";
 export {
-  FrameParser,
-  type FrameParserOptions,
-  FrameParserStream,
+  type FrameHandler,
+  FrameScanner,
+  type FrameScannerOptions,
   type Role,
-} from "./frame_parser.ts";
+} from "./frame_scanner.ts";
 export {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
@@ -66,10 +71,8 @@ export {
   DEFAULT_MAX_MESSAGE_SIZE,
 } from "./limits.ts";
 export { applyMask } from "./mask.ts";
-export {
-  type Message,
-  MessageAssembler,
-  type MessageAssemblerOptions,
-  MessageAssemblerStream,
-} from "./message_assembler.ts";
+export type { Message } from "./message.ts";
+export { MessageAssembler } from "./message_assembler.ts";
+export { MessageAssemblerStream } from "./message_assembler_stream.ts";
+export { type MessageAssemblerOptions, MessageBuilder } from "./message_builder.ts";
 export { MessageReader, type MessageReaderOptions } from "./message_reader.ts";

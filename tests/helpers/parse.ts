@@ -1,17 +1,14 @@
 /** Running the parser and assembler over chunks, synchronously or as streams. */
 import assert from "node:assert/strict";
 import type { Frame } from "../../src/protocol/frame.ts";
-import {
-  FrameParser,
-  type FrameParserOptions,
-  FrameParserStream,
-} from "../../src/protocol/frame_parser.ts";
+import { FrameParser, type FrameParserOptions } from "../../src/protocol/frame_parser.ts";
+import { FrameParserStream } from "../../src/protocol/frame_parser_stream.ts";
 import {
   type Message,
   MessageAssembler,
   type MessageAssemblerOptions,
-  MessageAssemblerStream,
 } from "../../src/protocol/message_assembler.ts";
+import { MessageAssemblerStream } from "../../src/protocol/message_assembler_stream.ts";
 import { bytesEqual } from "./bytes.ts";
 import { collect, type Collected, readableOf } from "./streams.ts";
 
