@@ -1,70 +1,33 @@
 /**
- * One WebSocket connection on the server: its opening handshake, its messages and events, sending,
- * and the closing handshake.
+ * One WebSocket connection on the server: the facade over the opening handshake, the protocol,
+ * the send queue and the listener table. It is the transport's sink, and owns the two timers of a
+ * connection: the handshake deadline and the close deadline.
  *
  * @module
  */
 
-import type { ByteConnection, RemoteAddress } from "../adapters/types.ts";
-import { CloseCode, Opcode } from "../protocol/constants.ts";
+import type { ParsedRequest } from "../handshake/mod.ts";
 import {
-  closeFrameFor,
-  HandshakeError,
+  checkControlPayload,
+  checkLimit,
+  CloseCode,
+  encodeClosePayload,
+  Opcode,
   PolicyViolationError,
   WebSocketError,
-} from "../protocol/errors.ts";
-import { checkControlPayload, encodeClosePayload, encodeFrame } from "../protocol/frame_encoder.ts";
-import {
-  buildAcceptResponse,
-  buildErrorResponse,
-  isUpgradeRequest,
-  type ParsedRequest,
-  parseRequestHead,
-  toRequest,
-  validateUpgrade,
-} from "../handshake/handshake.ts";
-import { HandshakeRequest } from "./handshake_request.ts";
-import { encodeResponse } from "../handshake/http_response.ts";
-import { checkLimit } from "../protocol/limits.ts";
-import type { Message } from "../protocol/message_assembler.ts";
-import { MessageReader } from "../protocol/message_reader.ts";
+} from "../protocol/mod.ts";
+import { type CloseInfo, type ConnectionEventMap, Listeners } from "./events.ts";
+import type { HandshakeRequest } from "./handshake_request.ts";
+import { type MessageStreams, messageStreams } from "./message_streams.ts";
+import { type OpeningAnswer, OpeningHandshake } from "./opening.ts";
+import { Outbox } from "./outbox.ts";
+import { type DataMessage, type ProtocolState, ServerProtocol } from "./protocol.ts";
+import type { RemoteAddress, Transport, TransportSink } from "./transport.ts";
+
+export type { CloseInfo, ConnectionEventMap, DataMessage };
 
 /** Where a connection is in its life. */
-export type ConnectionState = "connecting" | "open" | "closing" | "closed";
-
-/** The events of a {@linkcode Connection} and the arguments their listeners get after it. */
-export interface ConnectionEventMap {
-  /** The client's upgrade request arrived: inspect it, choose a subprotocol, or reject it. */
-  handshake: [request: HandshakeRequest];
-  /** The handshake completed: the connection is open. */
-  ready: [];
-  /** A text message arrived. */
-  text: [text: string];
-  /** A binary message arrived. */
-  binary: [data: Uint8Array];
-  /** A ping arrived; the pong was already sent. */
-  ping: [data: Uint8Array];
-  /** A pong arrived. */
-  pong: [data: Uint8Array];
-  /**
-   * The connection ended; fired once for a connection that completed its handshake. `code` is
-   * 1006 when no close frame was exchanged.
-   */
-  disconnect: [code: number, reason: string];
-  /** Everything queued was handed to the operating system: `bufferedAmount` is 0 again. */
-  drain: [];
-}
-
-/** A data message, as yielded by {@linkcode Connection.readable}. */
-export type DataMessage = { type: "text"; data: string } | { type: "binary"; data: Uint8Array };
-
-/** How a connection ended: the close code and reason, as `disconnect` reports them. */
-export interface CloseInfo {
-  /** The close code; 1006 when no close frame was exchanged. */
-  code: number;
-  /** The close reason. */
-  reason: string;
-}
+export type ConnectionState = ProtocolState;
 
 /**
  * A listener of event `K`. What it returns is ignored, but for a promise: a `handshake` listener's
@@ -74,8 +37,6 @@ export type ConnectionListener<K extends keyof ConnectionEventMap> = (
   conn: Connection,
   ...args: ConnectionEventMap[K]
 ) => unknown;
-
-type ListenerTable = { [K in keyof ConnectionEventMap]?: ConnectionListener<K>[] };
 
 /** What a connection gets from its server. Times are in seconds. */
 export interface ConnectionSettings {
@@ -103,13 +64,30 @@ const EMPTY = new Uint8Array(0);
 /** Sweeps of silence after which a connection is pinged, and after which it is closed. */
 const PING_AFTER_SWEEPS = 4;
 const CLOSE_AFTER_SWEEPS = 8;
-/** Unread bytes of messages that {@linkcode Connection.readable} holds before reading pauses. */
-const READABLE_HIGH_WATER_MARK = 1 << 20;
-/**
- * `bufferedAmount` above which a write to {@linkcode Connection.writable} waits until it is below
- * again; half of `maxBufferedAmount` when that is smaller, so a waiting writer never crosses it.
- */
-const WRITABLE_HIGH_WATER_MARK = 1 << 20;
+/** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
+const SEND_HIGH_WATER_MARK = 64 * 1024;
+/** Bytes read after the connection closed, while waiting for the peer to end, before pausing. */
+const DISCARD_BUDGET = 64 * 1024;
+
+/** Why reading from the transport is paused; it resumes once no reason is left. */
+const Pause = { Handshake: 1, Reader: 2, Sending: 4, Closed: 8 } as const;
+
+/** What the server drives a connection with; not part of the public API. */
+export interface ConnectionControl {
+  /** The transport's sink. */
+  readonly sink: TransportSink;
+  /** Starts the handshake deadline; `request` is a head already read (an HTTP upgrade). */
+  start(request?: ParsedRequest): void;
+  /** The keepalive check, with the server's sweep count. */
+  keepAlive(ticks: number): void;
+}
+
+let controlOf: (conn: Connection) => ConnectionControl;
+
+/** The internal control of a connection, for the server. */
+export function connectionControl(conn: Connection): ConnectionControl {
+  return controlOf(conn);
+}
 
 /**
  * A WebSocket connection. The server creates it when a client connects and hands it to
@@ -134,72 +112,114 @@ const WRITABLE_HIGH_WATER_MARK = 1 << 20;
  * ```
  */
 export class Connection {
-  readonly #transport: ByteConnection;
-  readonly #settings: ConnectionSettings;
-  readonly #byteReader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array[]>;
-  #listeners: ListenerTable = {};
+  static {
+    controlOf = (conn) => conn.#control;
+  }
 
-  #state: ConnectionState = "connecting";
+  readonly #transport: Transport;
+  readonly #settings: ConnectionSettings;
+  readonly #listeners: Listeners<Connection, ConnectionEventMap>;
+  readonly #protocol: ServerProtocol;
+  readonly #outbox: Outbox;
+  readonly #control: ConnectionControl;
+  readonly #streams: MessageStreams;
+
   #maxFrameSize: number;
   #maxFragments: number;
   #maxMessageSize: number;
   #maxSendSize: number;
-  #request: HandshakeRequest | undefined;
-  #inHandshakeEvent = false;
-  #rejected = false;
 
-  #reader: MessageReader | undefined;
+  readonly #opening: OpeningHandshake<Connection>;
+  #opened = false;
 
-  // Outgoing bytes: queued this tick, then handed to the transport in one vector.
-  #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
-  #inFlightBytes = 0;
-  #flushScheduled = false;
-
-  // Writers of the writable waiting for bufferedAmount to fall to their mark.
-  #drainWaiters: { mark: number; resolve: () => void }[] = [];
-
-  // Keepalive: the sweep count when bytes last arrived, and whether we pinged since.
+  #pauses = 0;
   #lastSeen = 0;
   #pinged = false;
+  #peerEnded = false;
+  #discarded = 0;
 
-  // The message streams, created on first use.
-  #readable: ReadableStream<DataMessage> | undefined;
-  #readableController: ReadableStreamDefaultController<DataMessage> | undefined;
-  #resumeReading: (() => void) | undefined;
-  #writable: WritableStream<string | Uint8Array> | undefined;
-
-  // The closing handshake.
-  #closeSent = false;
-  #closeCode: number = CloseCode.Abnormal;
-  #closeReason = "";
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #transportClosing: Promise<void> | undefined;
+  #handshakeDeadline: ReturnType<typeof setTimeout> | undefined;
+  #closeDeadline: ReturnType<typeof setTimeout> | undefined;
+  /** How the WebSocket ended, once it did. */
+  #end: CloseInfo | undefined;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
 
-  /** Wraps an accepted byte connection; created by the server. */
-  constructor(transport: ByteConnection, settings: ConnectionSettings) {
+  /** A connection over an accepted transport; created by the server. */
+  constructor(transport: Transport, settings: ConnectionSettings) {
     this.#transport = transport;
     this.#settings = settings;
     this.#maxFrameSize = settings.maxFrameSize;
     this.#maxFragments = settings.maxFragments;
     this.#maxMessageSize = settings.maxMessageSize;
     this.#maxSendSize = settings.maxSendSize;
-    this.#byteReader = transport.readable.getReader();
-    this.#writer = transport.writable.getWriter();
     this.#closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#listeners = new Listeners<Connection, ConnectionEventMap>(
+      this,
+      (error) => settings.reportError(error, this),
+    );
+    this.#outbox = new Outbox(transport, {
+      drained: () => this.#onDrained(),
+      changed: () => this.#checkSendPressure(),
+    });
+    this.#protocol = new ServerProtocol({
+      message: (message) => this.#onMessage(message),
+      ping: (data) => this.#listeners.emit("ping", data),
+      pong: (data) => this.#listeners.emit("pong", data),
+      send: (frame, opcode) => this.#queue(frame, opcode),
+      closed: (code, reason, error) => this.#onProtocolClosed(code, reason, error),
+    });
+    this.#opening = new OpeningHandshake<Connection>({
+      conn: this,
+      secure: settings.secure,
+      remoteAddr: transport.remoteAddr,
+      maxHeaderSize: settings.maxHeaderSize,
+      onRequest: settings.onRequest,
+      emitHandshake: (request) => this.#listeners.emitInTurn("handshake", request),
+      reportError: (error) => settings.reportError(error, this),
+      pause: () => this.#pause(Pause.Handshake),
+      answered: (answer) => this.#onAnswer(answer),
+    });
+    this.#streams = messageStreams({
+      isClosed: () => this.#end !== undefined,
+      resumeReading: () => this.#unpause(Pause.Reader),
+      pauseReading: () => this.#pause(Pause.Reader),
+      send: (chunk) => typeof chunk === "string" ? this.sendText(chunk) : this.sendBinary(chunk),
+      whenBufferedAtMost: (mark) =>
+        this.#end === undefined ? this.#outbox.whenAtMost(mark) : Promise.resolve(),
+      bufferedAmount: () => this.bufferedAmount,
+      maxBufferedAmount: settings.maxBufferedAmount,
+      disconnect: (code) => this.disconnect(code),
+    });
+    const guard = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A): void => {
+      try {
+        fn(...args);
+      } catch (error) {
+        // A bug of the core: report it and drop this connection, never the runtime's loop.
+        settings.reportError(error, this);
+        this.#finishNow(CloseCode.Abnormal, "Internal error");
+      }
+    };
+    this.#control = {
+      sink: {
+        onData: guard((chunk: Uint8Array) => this.#onData(chunk)),
+        onEnd: guard(() => this.#onEnd()),
+        onDrain: guard(() => this.#outbox.onDrain()),
+        onClose: guard(() => this.#onClose()),
+      },
+      start: (request) => this.#start(request),
+      keepAlive: (ticks) => this.#keepAlive(ticks),
+    };
   }
 
   /** `connecting` until the handshake completes, then `open`, `closing` and `closed`. */
   get state(): ConnectionState {
-    return this.#state;
+    return this.#protocol.state;
   }
 
   /** Whether the handshake completed and the connection is not closing (Perl's `is_ready`). */
   get isReady(): boolean {
-    return this.#state === "open";
+    return this.#protocol.state === "open";
   }
 
   /** The peer's address. */
@@ -219,17 +239,20 @@ export class Connection {
 
   /** The client's handshake request, once it arrived. */
   get request(): HandshakeRequest | undefined {
-    return this.#request;
+    return this.#opening.request;
   }
 
   /** The subprotocol agreed in the handshake, or `undefined`. */
   get protocol(): string | undefined {
-    return this.#request?.protocol;
+    return this.#opening.request?.protocol;
   }
 
-  /** Bytes queued for sending that the runtime has not yet accepted. */
+  /**
+   * Bytes queued for sending that the runtime has not yet handed to the operating system. Small
+   * frames are packed, so the figure is what the queue holds (see the README's limits).
+   */
   get bufferedAmount(): number {
-    return this.#queuedBytes + this.#inFlightBytes;
+    return this.#outbox.bufferedAmount;
   }
 
   /**
@@ -247,47 +270,17 @@ export class Connection {
    * reader slows the peer down through TCP. The stream closes when the connection ends.
    */
   get readable(): ReadableStream<DataMessage> {
-    this.#readable ??= new ReadableStream<DataMessage>(
-      {
-        start: (controller) => {
-          this.#readableController = controller;
-          if (this.#state === "closed") controller.close();
-        },
-        pull: () => this.#resume(),
-        cancel: () => {
-          this.#readableController = undefined;
-          this.#resume();
-        },
-      },
-      {
-        highWaterMark: READABLE_HIGH_WATER_MARK,
-        size: (message) =>
-          typeof message.data === "string" ? message.data.length : message.data.byteLength,
-      },
-    );
-    return this.#readable;
+    return this.#streams.readable();
   }
 
   /**
    * A stream to send messages through: a string is sent as text, bytes as binary. A write
    * resolves once `bufferedAmount` is at most 1 MiB (or half of `maxBufferedAmount`, if that is
-   * smaller), so a writer awaiting its writes follows the peer's pace. Closing the stream closes the connection with 1000; a write after
-   * the connection started closing rejects.
+   * smaller), so a writer awaiting its writes follows the peer's pace. Closing the stream closes
+   * the connection with 1000; a write after the connection started closing rejects.
    */
   get writable(): WritableStream<string | Uint8Array> {
-    this.#writable ??= new WritableStream<string | Uint8Array>({
-      write: async (chunk) => {
-        const sent = typeof chunk === "string" ? this.sendText(chunk) : this.sendBinary(chunk);
-        if (!sent) {
-          throw new DOMException("Cannot write: the connection is closing", "InvalidStateError");
-        }
-        const mark = Math.min(WRITABLE_HIGH_WATER_MARK, this.#settings.maxBufferedAmount / 2);
-        if (this.bufferedAmount > mark) await this.#bufferedAtMost(mark);
-      },
-      close: () => this.disconnect(),
-      abort: () => this.disconnect(CloseCode.GoingAway),
-    });
-    return this.#writable;
+    return this.#streams.writable();
   }
 
   /** The largest payload of one incoming frame. Settable until the handshake completes. */
@@ -323,7 +316,7 @@ export class Connection {
   }
 
   #checkSettable(name: string, value: number): number {
-    if (this.#state !== "connecting") {
+    if (this.state !== "connecting") {
       throw new TypeError(`Cannot set ${name}: the handshake has completed`);
     }
     return checkLimit(name, value, value);
@@ -331,16 +324,13 @@ export class Connection {
 
   /** Adds a listener for an event. Listeners run in the order they were added. */
   on<K extends keyof ConnectionEventMap>(event: K, listener: ConnectionListener<K>): this {
-    // Copy on write, so that an event being emitted is not disturbed.
-    const table = this.#listeners as Record<K, ConnectionListener<K>[] | undefined>;
-    table[event] = [...(table[event] ?? []), listener];
+    this.#listeners.on(event, listener);
     return this;
   }
 
   /** Removes a listener added with {@linkcode Connection.on}. */
   off<K extends keyof ConnectionEventMap>(event: K, listener: ConnectionListener<K>): this {
-    const table = this.#listeners as Record<K, ConnectionListener<K>[] | undefined>;
-    table[event] = table[event]?.filter((l) => l !== listener);
+    this.#listeners.off(event, listener);
     return this;
   }
 
@@ -386,7 +376,7 @@ export class Connection {
     const payload = typeof data === "string" ? encoder.encode(data) : data;
     checkControlPayload(payload);
     if (!this.#canSend()) return false;
-    return this.#write(encodeFrame(Opcode.Ping, payload));
+    return this.#protocol.ping(payload) && this.#withinLimit();
   }
 
   /**
@@ -396,270 +386,110 @@ export class Connection {
    * Throws a `RangeError` for a code that may not be sent or a reason that is too long.
    */
   disconnect(code: number = CloseCode.Normal, reason = ""): void {
-    const payload = encodeClosePayload(code, reason);
-    if (this.#state === "connecting") {
-      this.#rejected = true;
-      if (!this.#inHandshakeEvent) {
-        this.#finish(CloseCode.Abnormal, "Disconnected before handshake");
+    encodeClosePayload(code, reason);
+    const state = this.state;
+    if (state === "connecting") {
+      if (!this.#opening.reject()) {
+        this.#finishAfterFlush(CloseCode.Abnormal, "Disconnected before handshake");
       }
       return;
     }
-    if (this.#state !== "open") return;
-    this.#startClosing(code, reason, payload);
-    this.#timer = setTimeout(
-      () => this.#finish(code, reason, false),
-      this.#settings.closeTimeout * 1000,
-    );
+    if (state !== "open") return;
+    this.#protocol.close(code, reason);
+    this.#startCloseDeadline(this.#settings.closeTimeout);
   }
 
   /** Destroys the socket at once, without a closing handshake. */
   abort(): void {
-    this.#finish(this.#closeSent ? this.#closeCode : CloseCode.Abnormal, this.#closeReason, false);
+    const { code, reason } = this.#protocol.abort();
+    this.#finishNow(code, reason);
   }
 
-  /**
-   * Runs the connection until it ends; called by the server. `request` is the request head when
-   * it was already read (an upgrade taken from an HTTP server). Never rejects.
-   */
-  async run(request?: ParsedRequest): Promise<void> {
-    try {
-      const rest = await this.#handshake(request);
-      if (rest === undefined) return;
-      if (rest.length > 0) this.#receive(rest);
-      while (this.#state === "open" || this.#state === "closing") {
-        const controller = this.#readableController;
-        if (controller !== undefined && controller.desiredSize! <= 0) {
-          // The message stream's reader is behind: stop reading until it pulls.
-          await new Promise<void>((resolve) => this.#resumeReading = resolve);
-          continue;
-        }
-        const { value, done } = await this.#byteReader.read();
-        if (done) break;
-        this.#receive(value);
-      }
-      // The peer ended the stream without completing the closing handshake.
-      this.#finish(this.#closeSent ? this.#closeCode : CloseCode.Abnormal, this.#closeReason);
-    } catch {
-      // The transport failed (a reset, say): nothing more can be sent.
-      this.#finish(
-        this.#closeSent ? this.#closeCode : CloseCode.Abnormal,
-        this.#closeReason,
-        false,
-      );
-    }
-  }
+  // --- Opening --------------------------------------------------------------------------------
 
-  // --- The opening handshake -------------------------------------------------------------------
-
-  /** Reads and answers the handshake. Returns the bytes after the request head, or undefined. */
-  async #handshake(preParsed: ParsedRequest | undefined): Promise<Uint8Array | undefined> {
-    const settings = this.#settings;
-    this.#timer = setTimeout(
-      () => this.#finish(CloseCode.Abnormal, "Handshake timed out", false),
-      settings.handshakeTimeout * 1000,
+  #start(request: ParsedRequest | undefined): void {
+    this.#handshakeDeadline = setTimeout(
+      () => this.#finishNow(CloseCode.Abnormal, "Handshake timed out"),
+      this.#settings.handshakeTimeout * 1000,
     );
-    let request: ParsedRequest;
-    let buffer: Uint8Array;
-    try {
-      const head = preParsed === undefined ? await this.#readHead() : [preParsed, EMPTY] as const;
-      if (head === undefined) return undefined;
-      [request, buffer] = head;
-      if (!isUpgradeRequest(request) && settings.onRequest !== undefined) {
-        await this.#answerHttp(request, settings.onRequest);
-        return undefined;
-      }
-      if (!isUpgradeRequest(request)) {
-        throw new HandshakeError(
-          "Cannot accept request: this endpoint serves WebSocket only",
-          426,
-          "UPGRADE_REQUIRED",
-          { Upgrade: "websocket", Connection: "Upgrade" },
-        );
-      }
-      const upgrade = validateUpgrade(request);
-      const handshake = new HandshakeRequest(upgrade, this.remoteAddr);
-      this.#request = handshake;
-      await this.#emitHandshake(handshake);
-      if (this.#state !== "connecting") return undefined;
-      const rejection = handshake.rejection ??
-        (this.#rejected ? { status: 403, body: undefined } : undefined);
-      if (rejection !== undefined) {
-        throw new HandshakeError(
-          `Cannot accept handshake: rejected with status ${rejection.status}`,
-          rejection.status,
-          "FORBIDDEN",
-          {},
-          rejection.body,
-        );
-      }
-      this.#write([
-        buildAcceptResponse(upgrade.key, {
-          ...(handshake.protocol === undefined ? {} : { protocol: handshake.protocol }),
-          headers: handshake.responseHeaders,
-        }),
-      ]);
-    } catch (error) {
-      if (this.#state === "connecting") this.#refuse(error);
-      return undefined;
-    }
-    clearTimeout(this.#timer);
-    this.#open();
-    return buffer.subarray(request.headLength);
+    if (request !== undefined) this.#opening.answer(request);
   }
 
-  /** Reads until the request head is complete. Returns it with every byte read, or undefined. */
-  async #readHead(): Promise<[ParsedRequest, Uint8Array] | undefined> {
-    const maxHeaderSize = this.#settings.maxHeaderSize;
-    let buffer = new Uint8Array(1024);
-    let length = 0;
-    for (;;) {
-      const { value, done } = await this.#byteReader.read();
-      if (this.#state !== "connecting") return undefined;
-      if (done) {
-        this.#finish(CloseCode.Abnormal, "Connection closed during the handshake", false);
-        return undefined;
-      }
-      if (length + value.length > buffer.length) {
-        // Grow by doubling so that a head trickled byte by byte costs linear time.
-        const grown = new Uint8Array(Math.max(buffer.length * 2, length + value.length));
-        grown.set(buffer.subarray(0, length));
-        buffer = grown;
-      }
-      const scannedLength = length;
-      buffer.set(value, length);
-      length += value.length;
-      // scannedLength lets the parser resume where it stopped: a trickled head costs linear time.
-      const bytes = buffer.subarray(0, length);
-      const request = parseRequestHead(bytes, maxHeaderSize, { scannedLength });
-      if (request !== undefined) return [request, bytes];
-    }
-  }
-
-  async #emitHandshake(request: HandshakeRequest): Promise<void> {
-    this.#inHandshakeEvent = true;
-    try {
-      for (const listener of this.#listeners.handshake ?? []) {
-        // An exception here is the server's fault: answer 500, not 403.
-        try {
-          await listener(this, request);
-        } catch (error) {
-          this.#settings.reportError(error, this);
-          throw internalError();
-        }
-      }
-    } finally {
-      this.#inHandshakeEvent = false;
-    }
-  }
-
-  /** Answers a plain HTTP request with the application's response, then closes. */
-  async #answerHttp(
-    parsed: ParsedRequest,
-    onRequest: (request: Request, conn: Connection) => Response | Promise<Response>,
-  ): Promise<void> {
-    let response: Response;
-    try {
-      response = await onRequest(toRequest(parsed, { secure: this.#settings.secure }), this);
-      if (!(response instanceof Response)) {
-        throw new TypeError("Cannot answer request: onRequest did not return a Response");
-      }
-    } catch (error) {
-      this.#settings.reportError(error, this);
-      response = new Response("Internal Server Error", { status: 500 });
-    }
-    const bytes = await encodeResponse(response, { head: parsed.method === "HEAD" });
-    if (this.#state !== "connecting") return;
-    this.#write([bytes]);
-    this.#finish(CloseCode.Abnormal, "HTTP request answered");
-  }
-
-  /** Answers a failed handshake with its HTTP status and closes. */
-  #refuse(error: unknown): void {
-    const failure = error instanceof HandshakeError ? error : internalError();
-    if (!(error instanceof HandshakeError)) this.#settings.reportError(error, this);
-    this.#write([
-      buildErrorResponse(failure.status, {
-        headers: failure.headers,
-        ...(failure.body === undefined ? {} : { body: failure.body }),
-      }),
-    ]);
-    this.#finish(CloseCode.Abnormal, failure.message);
+  #onAnswer(answer: OpeningAnswer): void {
+    // The connection may have been dropped while the answer was made.
+    if (this.#end !== undefined) return;
+    this.#outbox.push([answer.response]);
+    if (answer.accepted === undefined) this.#finishAfterFlush(CloseCode.Abnormal, answer.reason);
+    else this.#open();
   }
 
   #open(): void {
-    this.#reader = new MessageReader({
+    clearTimeout(this.#handshakeDeadline);
+    this.#protocol.open({
       maxFrameSize: this.#maxFrameSize,
       maxMessageSize: this.#maxMessageSize,
       maxFragments: this.#maxFragments,
     });
+    this.#opened = true;
     // Silence is counted from the moment the connection opens.
     this.#lastSeen = this.#settings.clock.ticks;
-    this.#state = "open";
     this.#settings.onOpen(this);
-    this.#emit("ready");
+    this.#listeners.emit("ready");
+    for (const chunk of this.#opening.takeEarly()) this.#onData(chunk);
+    this.#unpause(Pause.Handshake);
+    if (this.#peerEnded) this.#onEnd();
   }
 
-  // --- Receiving -------------------------------------------------------------------------------
+  // --- Receiving ------------------------------------------------------------------------------
 
-  #receive(chunk: Uint8Array): void {
-    this.#lastSeen = this.#settings.clock.ticks;
-    this.#pinged = false;
-    try {
-      this.#reader!.push(chunk, this.#onMessage);
-    } catch (error) {
-      this.#fail(error);
+  #onData(chunk: Uint8Array): void {
+    if (this.#end !== undefined) {
+      this.#discard(chunk);
+    } else if (this.#opened) {
+      this.#lastSeen = this.#settings.clock.ticks;
+      this.#pinged = false;
+      this.#protocol.receive(chunk);
+    } else {
+      this.#opening.receive(chunk);
     }
   }
 
-  readonly #onMessage = (message: Message): void => {
-    // Messages behind a close frame, or behind a failure, in the same chunk are ignored.
-    if (this.#state !== "closed") this.#dispatch(message);
-  };
-
-  #dispatch(message: Message): void {
-    switch (message.type) {
-      // RFC 6455 §1.4: after sending a close frame, incoming data is discarded.
-      case "text":
-        if (this.#state !== "open") return;
-        this.#readableController?.enqueue(message);
-        this.#emit("text", message.data);
-        return;
-      case "binary":
-        if (this.#state !== "open") return;
-        this.#readableController?.enqueue(message);
-        this.#emit("binary", message.data);
-        return;
-      case "ping":
-        // RFC 6455 §5.5.3: answer with a pong carrying the same payload.
-        if (this.#state === "open") this.#write(encodeFrame(Opcode.Pong, message.data));
-        this.#emit("ping", message.data);
-        return;
-      case "pong":
-        this.#emit("pong", message.data);
-        return;
-      case "close":
-        this.#onPeerClose(message.code, message.reason);
-    }
+  /** After the end: the peer's last bytes, up to a budget (RFC 6455 §7.1.7: not processed). */
+  #discard(chunk: Uint8Array): void {
+    this.#discarded += chunk.length;
+    if (this.#discarded > DISCARD_BUDGET) this.#pause(Pause.Closed);
   }
 
-  #onPeerClose(code: number | undefined, reason: string): void {
-    if (this.#closeSent) {
-      // The peer answered our close: the closing handshake is complete.
-      this.#finish(this.#closeCode, this.#closeReason);
-      return;
-    }
-    // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
-    this.#startClosing(code ?? CloseCode.NoStatusReceived, reason, encodeClosePayload(code));
-    this.#finish(code ?? CloseCode.NoStatusReceived, reason);
+  #onMessage(message: DataMessage): void {
+    this.#streams.enqueue(message);
+    if (message.type === "text") this.#listeners.emit("text", message.data);
+    else this.#listeners.emit("binary", message.data);
   }
 
-  // --- Sending ---------------------------------------------------------------------------------
+  #onEnd(): void {
+    this.#peerEnded = true;
+    if (this.#end === undefined) {
+      if (this.#opening.readingHead) {
+        this.#finishNow(CloseCode.Abnormal, "Connection closed during the handshake");
+        return;
+      }
+      // Being answered: the answer goes out first.
+      if (!this.#opened) return;
+      // The peer ended the stream without completing the closing handshake.
+      const { code, reason } = this.#protocol.abort();
+      this.#finishAfterFlush(code, reason);
+    }
+    this.#releaseIfDone();
+  }
+
+  // --- Sending --------------------------------------------------------------------------------
 
   #canSend(): boolean {
-    if (this.#state === "connecting") {
+    const state = this.state;
+    if (state === "connecting") {
       throw new DOMException("Cannot send: the handshake has not completed", "InvalidStateError");
     }
-    return this.#state === "open";
+    return state === "open";
   }
 
   #tooBigToSend(size: number): never {
@@ -668,147 +498,123 @@ export class Connection {
     );
   }
 
-  /** Queues a data message; returns false when it overflowed `maxBufferedAmount` (dropped). */
   #sendData(opcode: number, payload: Uint8Array): boolean {
-    const length = payload.length;
-    if (length > this.#maxSendSize) this.#tooBigToSend(length);
-    const fragmentSize = this.#settings.fragmentSize;
-    if (length <= fragmentSize) return this.#write(encodeFrame(opcode, payload));
-    // RFC 6455 §5.4: the first frame carries the opcode, the rest are continuations.
-    for (let offset = 0; offset < length; offset += fragmentSize) {
-      const end = Math.min(offset + fragmentSize, length);
-      const frame = encodeFrame(
-        offset === 0 ? opcode : Opcode.Continuation,
-        payload.subarray(offset, end),
-        { fin: end === length },
-      );
-      if (!this.#write(frame)) return false;
-    }
-    return true;
+    if (payload.length > this.#maxSendSize) this.#tooBigToSend(payload.length);
+    return this.#protocol.sendMessage(opcode, payload, this.#settings.fragmentSize) &&
+      this.#withinLimit();
   }
 
-  /** Queues bytes for the next flush; returns false when they overflowed and were dropped. */
-  #write(buffers: Uint8Array[]): boolean {
-    for (const buffer of buffers) {
-      this.#queue.push(buffer);
-      this.#queuedBytes += buffer.length;
-    }
-    if (this.bufferedAmount > this.#settings.maxBufferedAmount) {
-      this.#overflow();
-      return false;
-    }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
-    }
-    return true;
-  }
-
-  /** The peer stopped reading and too much piled up: drop it all and close with 1008. */
-  #overflow(): void {
+  /** Whether what is queued fits `maxBufferedAmount`; past it, the connection ends with 1008. */
+  #withinLimit(): boolean {
+    const queued = this.#outbox.bufferedAmount;
+    const limit = this.#settings.maxBufferedAmount;
+    if (queued <= limit) return true;
+    // The peer stopped reading and too much piled up: drop it all.
     const error = new PolicyViolationError(
-      `Cannot send: ${this.bufferedAmount} bytes queued exceed maxBufferedAmount of ` +
-        `${this.#settings.maxBufferedAmount}`,
+      `Cannot send: ${queued} bytes queued exceed maxBufferedAmount of ${limit}`,
       "SEND_BUFFER_FULL",
     );
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    if (this.#state !== "open") return;
-    // Sends return false from now on; the connection ends after the caller's code returns.
-    this.#state = "closing";
-    queueMicrotask(() => this.#finish(error.closeCode, error.message, false));
+    this.#finishNow(error.closeCode, error.message);
+    return false;
   }
 
-  /** Resolves once `bufferedAmount` is at most `mark`, or the connection ended. */
-  #bufferedAtMost(mark: number): Promise<void> {
-    if (this.bufferedAmount <= mark || this.#state === "closed") return Promise.resolve();
-    return new Promise((resolve) => this.#drainWaiters.push({ mark, resolve }));
+  #queue(frame: Uint8Array[], opcode: number): boolean {
+    if (opcode === Opcode.Pong) this.#outbox.pushPong(frame[0]!);
+    else this.#outbox.push(frame);
+    this.#checkSendPressure();
+    return true;
   }
 
-  /** Releases the writers whose mark `bufferedAmount` fell to (all of them once closed). */
-  #releaseDrainWaiters(): void {
-    if (this.#drainWaiters.length === 0) return;
-    const amount = this.#state === "closed" ? -1 : this.bufferedAmount;
-    const waiting = [];
-    for (const waiter of this.#drainWaiters) {
-      if (amount <= waiter.mark) waiter.resolve();
-      else waiting.push(waiter);
+  /** Pauses reading while much is queued for the peer, so replies cannot outgrow its reading. */
+  #checkSendPressure(): void {
+    const high = Math.min(SEND_HIGH_WATER_MARK, this.#settings.maxBufferedAmount);
+    const amount = this.#outbox.bufferedAmount;
+    if (amount > high) this.#pause(Pause.Sending);
+    else if (amount <= high / 4) this.#unpause(Pause.Sending);
+  }
+
+  #onDrained(): void {
+    this.#unpause(Pause.Sending);
+    if (this.#end === undefined) this.#listeners.emit("drain");
+    this.#releaseIfDone();
+  }
+
+  // --- Reading pauses -------------------------------------------------------------------------
+
+  #pause(reason: number): void {
+    if (this.#pauses === 0) this.#transport.pause();
+    this.#pauses |= reason;
+  }
+
+  #unpause(reason: number): void {
+    if ((this.#pauses & reason) === 0) return;
+    this.#pauses &= ~reason;
+    if (this.#pauses === 0) this.#transport.resume();
+  }
+
+  // --- Closing --------------------------------------------------------------------------------
+
+  #onProtocolClosed(code: number, reason: string, error: unknown): void {
+    if (error !== undefined && !(error instanceof WebSocketError)) {
+      this.#settings.reportError(error, this);
     }
-    this.#drainWaiters = waiting;
+    this.#finishAfterFlush(code, reason);
   }
 
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    if (this.#queue.length === 0 || this.#transportClosing !== undefined) return;
-    const vector = this.#queue;
-    const bytes = this.#queuedBytes;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    this.#inFlightBytes += bytes;
-    this.#writer.write(vector).then(
-      () => {
-        this.#inFlightBytes -= bytes;
-        this.#releaseDrainWaiters();
-        if (this.bufferedAmount === 0) this.#emit("drain");
-      },
-      () => this.#finish(this.#closeSent ? this.#closeCode : CloseCode.Abnormal, "", false),
-    );
-  };
-
-  // --- Closing ---------------------------------------------------------------------------------
-
-  /** Sends our close frame and moves to `closing`. */
-  #startClosing(code: number, reason: string, payload: Uint8Array): void {
-    this.#closeSent = true;
-    this.#closeCode = code;
-    this.#closeReason = reason;
-    this.#state = "closing";
-    this.#write(encodeFrame(Opcode.Close, payload));
+  /** Ends the WebSocket, sends what is queued, half-closes, and waits for the peer's end. */
+  #finishAfterFlush(code: number, reason: string): void {
+    this.#conclude(code, reason);
+    this.#startCloseDeadline(this.#settings.closeTimeout);
+    this.#outbox.end();
   }
 
-  /** Fails the connection (RFC 6455 §7.1.7): sends the close frame for `error`, then closes. */
-  #fail(error: unknown): void {
-    if (!(error instanceof WebSocketError)) this.#settings.reportError(error, this);
-    if (this.#state === "closed") return;
-    const { code, reason } = closeFrameFor(error);
-    if (!this.#closeSent && this.#state !== "connecting") {
-      this.#startClosing(code, reason, encodeClosePayload(code, reason));
-    }
-    this.#finish(code, reason);
+  /** Ends the WebSocket and destroys the socket at once, dropping what is queued. */
+  #finishNow(code: number, reason: string): void {
+    this.#conclude(code, reason);
+    this.#outbox.clear();
+    this.#transport.destroy();
   }
 
-  /**
-   * Ends the connection once: closes the socket (after flushing, if `graceful`) and fires
-   * `disconnect`.
-   */
-  #finish(code: number, reason: string, graceful = true): void {
-    if (this.#state === "closed") return;
-    const wasOpen = this.#state !== "connecting";
-    this.#state = "closed";
-    clearTimeout(this.#timer);
+  /** Both sides ended and everything left: let go of the socket. */
+  #releaseIfDone(): void {
+    const outbox = this.#outbox;
+    if (this.#peerEnded && outbox.ended && outbox.bufferedAmount === 0) this.#transport.destroy();
+  }
+
+  #startCloseDeadline(seconds: number): void {
+    if (this.#closeDeadline !== undefined) return;
+    this.#closeDeadline = setTimeout(() => this.abort(), seconds * 1000);
+  }
+
+  /** The WebSocket ended: once, whatever ended it. */
+  #conclude(code: number, reason: string): void {
+    if (this.#end !== undefined) return;
+    this.#protocol.abort();
+    this.#end = { code, reason };
+    clearTimeout(this.#handshakeDeadline);
     this.#settings.onClose(this);
-    void this.#closeTransport(graceful).then(() => this.#resolveClosed({ code, reason }));
-    this.#readableController?.close();
-    this.#readableController = undefined;
-    this.#resume();
-    this.#releaseDrainWaiters();
-    if (wasOpen) this.#emit("disconnect", code, reason);
+    this.#streams.close();
+    this.#unpause(Pause.Reader);
+    this.#unpause(Pause.Handshake);
+    this.#outbox.releaseAll();
+    if (this.#opened) this.#listeners.emit("disconnect", code, reason);
   }
 
-  #resume(): void {
-    const resume = this.#resumeReading;
-    this.#resumeReading = undefined;
-    resume?.();
+  #onClose(): void {
+    const { code, reason } = this.#protocol.abort();
+    this.#conclude(code, reason);
+    clearTimeout(this.#closeDeadline);
+    this.#outbox.releaseAll();
+    this.#resolveClosed(this.#end!);
   }
 
   /**
-   * The keepalive check, called by the server's sweep with its new count: pings a connection
-   * silent for half of `silenceMax` and closes one silent for all of it with 1001. A connection
-   * whose reader paused it counts as heard from.
+   * Pings a connection silent for half of `silenceMax` and closes one silent for all of it with
+   * 1001. A connection whose message reader paused it counts as heard from.
    */
-  keepAlive(ticks: number): void {
-    if (this.#state !== "open") return;
-    if (this.#resumeReading !== undefined) this.#lastSeen = ticks;
+  #keepAlive(ticks: number): void {
+    if (this.state !== "open") return;
+    if ((this.#pauses & Pause.Reader) !== 0) this.#lastSeen = ticks;
     const silent = ticks - this.#lastSeen;
     if (silent >= CLOSE_AFTER_SWEEPS) {
       this.disconnect(CloseCode.GoingAway, "Silent for too long");
@@ -817,59 +623,6 @@ export class Connection {
       this.ping();
     }
   }
-
-  /** Flushes what is queued and half-closes, bounded by `closeTimeout`; then destroys. */
-  #closeTransport(graceful: boolean): Promise<void> {
-    if (this.#transportClosing !== undefined) return this.#transportClosing;
-    this.#flush();
-    this.#transportClosing = (async () => {
-      if (graceful) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timeout = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.#settings.closeTimeout * 1000);
-        });
-        // Half-close once everything queued left, then discard what the peer still sends until
-        // it closes too: closing a socket with unread bytes makes the kernel send a reset, and
-        // the peer may then lose our close frame.
-        const flushThenDrain = this.#writer.close().catch(() => {}).then(() => this.#drain());
-        await Promise.race([flushThenDrain, timeout]);
-        clearTimeout(timer);
-      }
-      this.#byteReader.cancel().catch(() => {});
-      this.#transport.close();
-      await this.#transport.closed;
-    })();
-    return this.#transportClosing;
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (!(await this.#byteReader.read()).done) { /* discard */ }
-    } catch {
-      // The transport failed: nothing left to drain.
-    }
-  }
-
-  // --- Events ----------------------------------------------------------------------------------
-
-  #emit<K extends keyof ConnectionEventMap>(event: K, ...args: ConnectionEventMap[K]): void {
-    const listeners = (this.#listeners as Record<K, ConnectionListener<K>[] | undefined>)[event];
-    if (listeners === undefined) return;
-    for (const listener of listeners) {
-      try {
-        const result = listener(this, ...args);
-        if (result instanceof Promise) {
-          result.catch((error: unknown) => this.#settings.reportError(error, this));
-        }
-      } catch (error) {
-        this.#settings.reportError(error, this);
-      }
-    }
-  }
-}
-
-function internalError(): HandshakeError {
-  return new HandshakeError("Cannot accept handshake: internal error", 500, "INTERNAL_ERROR");
 }
 
 function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
