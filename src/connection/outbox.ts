@@ -32,8 +32,11 @@ const MAX_BLOCK = 64 * 1024;
 export interface OutboxHandler {
   /** Everything queued was handed to the operating system: `bufferedAmount` is 0. */
   drained(): void;
-  /** `bufferedAmount` changed after a write or a drain (for read backpressure). */
-  changed(): void;
+  /**
+   * `bufferedAmount` rose above the high-water mark (`full`), or fell to a quarter of it: the
+   * connection stops and resumes reading, so that replies cannot outgrow the peer's reading.
+   */
+  pressure(full: boolean): void;
 }
 
 /**
@@ -53,7 +56,7 @@ export interface OutboxHandler {
  *   resume() {},
  *   end() {},
  *   destroy() {},
- * }, { drained() {}, changed() {} });
+ * }, { drained() {}, pressure() {} }, 65536);
  * outbox.push([new Uint8Array([0x81, 0x01, 0x61])]);
  * outbox.push([new Uint8Array([0x81, 0x01, 0x62])]);
  * assert.equal(outbox.bufferedAmount, 6);
@@ -65,6 +68,8 @@ export interface OutboxHandler {
 export class Outbox {
   readonly #transport: Transport;
   readonly #handler: OutboxHandler;
+  readonly #highWaterMark: number;
+  #full = false;
   #queue: Uint8Array[] = [];
   #queued = 0;
   /** The queue index of a pong not yet written, or -1. */
@@ -82,10 +87,11 @@ export class Outbox {
   #blockEnd = 0;
   #segment = -1;
 
-  /** A queue writing to `transport`, reporting to `handler`. */
-  constructor(transport: Transport, handler: OutboxHandler) {
+  /** A queue writing to `transport`, reporting to `handler` around `highWaterMark` bytes. */
+  constructor(transport: Transport, handler: OutboxHandler, highWaterMark: number) {
     this.#transport = transport;
     this.#handler = handler;
+    this.#highWaterMark = highWaterMark;
   }
 
   /** Bytes queued and not yet handed to the operating system. */
@@ -109,6 +115,7 @@ export class Outbox {
       else this.#append(buffer);
     }
     this.#schedule();
+    if (!this.#full && this.#queued > this.#highWaterMark) this.#checkPressure();
   }
 
   /**
@@ -187,7 +194,18 @@ export class Outbox {
     this.#queued = 0;
     this.#pong = -1;
     if (!this.#transport.write(vector)) this.#blocked = true;
-    this.#handler.changed();
+    this.#checkPressure();
+  }
+
+  #checkPressure(): void {
+    const amount = this.bufferedAmount;
+    if (!this.#full && amount > this.#highWaterMark) {
+      this.#full = true;
+      this.#handler.pressure(true);
+    } else if (this.#full && amount <= this.#highWaterMark / 4) {
+      this.#full = false;
+      this.#handler.pressure(false);
+    }
   }
 
   /** After a write went through: release waiters, report a drain, let go of an idle block. */
@@ -201,6 +219,7 @@ export class Outbox {
       }
       this.#waiters = waiting;
     }
+    this.#checkPressure();
     if (amount === 0 && this.#queue.length === 0) {
       // An idle connection keeps no block.
       this.#block = undefined;

@@ -9,8 +9,7 @@
 import type { ByteConnection } from "../adapters/types.ts";
 import {
   Connection,
-  type ConnectionControl,
-  connectionControl,
+  connectionSession,
   type ConnectionSettings,
 } from "../connection/connection.ts";
 import type {
@@ -66,7 +65,7 @@ export class Server implements UpgradeTarget {
     const settings = settingsOf(options);
     this.#options = options;
     this.#keepAlive = new KeepAlive((ticks) => {
-      for (const conn of this.#open) connectionControl(conn).keepAlive(ticks);
+      for (const conn of this.#open) connectionSession(conn).keepAlive(ticks);
     });
     this.#settings = {
       ...settings,
@@ -129,10 +128,10 @@ export class Server implements UpgradeTarget {
    */
   accept(transport: Transport, request?: ParsedRequest): TransportSink {
     const conn = new Connection(transport, this.#settings);
-    const control: ConnectionControl = connectionControl(conn);
+    const session = connectionSession(conn);
     if (this.#shutdown !== undefined) {
       conn.abort();
-      return control.sink;
+      return session;
     }
     this.#all.add(conn);
     try {
@@ -140,8 +139,8 @@ export class Server implements UpgradeTarget {
     } catch (error) {
       this.#reportError(error, conn);
     }
-    control.start(request);
-    return control.sink;
+    session.start(request);
+    return session;
   }
 
   /**

@@ -1,0 +1,110 @@
+/**
+ * The send side of the connection's API: checks a message against the connection's state and
+ * limits, frames it through the protocol, and holds the send queue to `maxBufferedAmount`.
+ *
+ * @module
+ */
+
+import {
+  checkControlPayload,
+  Opcode,
+  PolicyViolationError,
+  type WebSocketError,
+} from "../protocol/mod.ts";
+import type { Outbox } from "./outbox.ts";
+import type { ServerProtocol } from "./protocol.ts";
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** What a {@linkcode Sender} sends through, and its limits. */
+export interface SenderHost {
+  /** Frames the messages. */
+  readonly protocol: ServerProtocol;
+  /** Queues the frames. */
+  readonly outbox: Outbox;
+  /** The most bytes that may wait for the peer. */
+  readonly maxBufferedAmount: number;
+  /** Messages larger than this are sent as several frames. */
+  readonly fragmentSize: number;
+  /** The queue passed `maxBufferedAmount`: the connection must end with this error. */
+  overflow(error: WebSocketError): void;
+}
+
+/** Sends the messages of one connection. */
+export class Sender {
+  /** The largest outgoing message. */
+  maxSendSize: number;
+  readonly #host: SenderHost;
+
+  /** A sender through `host`, refusing messages over `maxSendSize` bytes. */
+  constructor(host: SenderHost, maxSendSize: number) {
+    this.#host = host;
+    this.maxSendSize = maxSendSize;
+  }
+
+  /** Sends a text message; `false` once closing. */
+  text(text: string): boolean {
+    if (!this.#canSend()) return false;
+    // Every UTF-16 code unit takes at least one byte: no need to encode what is surely too big.
+    if (text.length > this.maxSendSize) this.#tooBig(text.length);
+    return this.#message(Opcode.Text, encoder.encode(text));
+  }
+
+  /** Sends a binary message without copying it; `false` once closing. */
+  binary(data: Uint8Array | ArrayBuffer | ArrayBufferView): boolean {
+    if (!this.#canSend()) return false;
+    return this.#message(Opcode.Binary, toBytes(data));
+  }
+
+  /** Sends a ping of up to 125 bytes; `false` once closing. */
+  ping(data: Uint8Array | string = EMPTY): boolean {
+    const payload = typeof data === "string" ? encoder.encode(data) : data;
+    checkControlPayload(payload);
+    if (!this.#canSend()) return false;
+    return this.#host.protocol.ping(payload) && this.#withinLimit();
+  }
+
+  #canSend(): boolean {
+    const state = this.#host.protocol.state;
+    if (state === "connecting") {
+      throw new DOMException("Cannot send: the handshake has not completed", "InvalidStateError");
+    }
+    return state === "open";
+  }
+
+  #tooBig(size: number): never {
+    throw new RangeError(
+      `Cannot send message: ${size} bytes exceed maxSendSize of ${this.maxSendSize}`,
+    );
+  }
+
+  #message(opcode: number, payload: Uint8Array): boolean {
+    if (payload.length > this.maxSendSize) this.#tooBig(payload.length);
+    const host = this.#host;
+    return host.protocol.sendMessage(opcode, payload, host.fragmentSize) && this.#withinLimit();
+  }
+
+  /** Whether what is queued fits `maxBufferedAmount`; past it, the connection ends with 1008. */
+  #withinLimit(): boolean {
+    const host = this.#host;
+    const queued = host.outbox.bufferedAmount;
+    if (queued <= host.maxBufferedAmount) return true;
+    host.overflow(
+      new PolicyViolationError(
+        `Cannot send: ${queued} bytes queued exceed maxBufferedAmount of ${host.maxBufferedAmount}`,
+        "SEND_BUFFER_FULL",
+      ),
+    );
+    return false;
+  }
+}
+
+function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new TypeError("Cannot send binary: data is not bytes");
+}
