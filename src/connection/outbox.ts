@@ -115,7 +115,7 @@ export class Outbox {
       else this.#append(buffer);
     }
     this.#schedule();
-    if (!this.#full && this.#queued > this.#highWaterMark) this.#checkPressure();
+    if (!this.#full) this.#checkPressure();
   }
 
   /**
