@@ -2,6 +2,11 @@
  * The send side of the connection's API: checks a message against the connection's state and
  * limits, frames it through the protocol, and holds the send queue to `maxBufferedAmount`.
  *
+ * `maxBufferedAmount` bounds what may wait *ahead of* a new message or ping: it is accepted while
+ * at most that much is queued, so one message of up to `maxSendSize` always fits, whatever the
+ * two limits are. What a connection holds to send is therefore at most `maxBufferedAmount` plus
+ * one message. Past the limit the queue is dropped and the connection fails with 1008.
+ *
  * @module
  */
 
@@ -27,7 +32,7 @@ export interface SenderHost {
   readonly maxBufferedAmount: number;
   /** Messages larger than this are sent as several frames. */
   readonly fragmentSize: number;
-  /** The queue passed `maxBufferedAmount`: the connection must end with this error. */
+  /** More than `maxBufferedAmount` waits: the connection must fail with this error. */
   overflow(error: WebSocketError): void;
 }
 
@@ -61,8 +66,8 @@ export class Sender {
   ping(data: Uint8Array | string = EMPTY): boolean {
     const payload = typeof data === "string" ? encoder.encode(data) : data;
     checkControlPayload(payload);
-    if (!this.#canSend()) return false;
-    return this.#host.protocol.ping(payload) && this.#withinLimit();
+    if (!this.#canSend() || !this.#admit()) return false;
+    return this.#host.protocol.ping(payload);
   }
 
   #canSend(): boolean {
@@ -81,12 +86,13 @@ export class Sender {
 
   #message(opcode: number, payload: Uint8Array): boolean {
     if (payload.length > this.maxSendSize) this.#tooBig(payload.length);
+    if (!this.#admit()) return false;
     const host = this.#host;
-    return host.protocol.sendMessage(opcode, payload, host.fragmentSize) && this.#withinLimit();
+    return host.protocol.sendMessage(opcode, payload, host.fragmentSize);
   }
 
-  /** Whether what is queued fits `maxBufferedAmount`; past it, the connection ends with 1008. */
-  #withinLimit(): boolean {
+  /** Whether at most `maxBufferedAmount` waits ahead; past it, the connection fails with 1008. */
+  #admit(): boolean {
     const host = this.#host;
     const queued = host.outbox.bufferedAmount;
     if (queued <= host.maxBufferedAmount) return true;

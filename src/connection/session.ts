@@ -52,8 +52,13 @@ const PING_AFTER_SWEEPS = 4;
 const CLOSE_AFTER_SWEEPS = 8;
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
 const SEND_HIGH_WATER_MARK = 64 * 1024;
-/** Bytes read after the connection closed, while waiting for the peer to end, before pausing. */
-const DISCARD_BUDGET = 64 * 1024;
+/**
+ * Bytes read after our close frame went out, to see the peer's close frame and its end, before
+ * reading pauses until the close deadline (RFC 6455 §7.1.7: a failed peer is not processed).
+ */
+const CLOSING_READ_BUDGET = 64 * 1024;
+/** Seconds a peer that overflowed `maxBufferedAmount` has to take its close frame. */
+const OVERFLOW_GRACE = 1;
 
 /** One connection as the core drives it. */
 export class Session<Conn> implements TransportSink {
@@ -76,7 +81,7 @@ export class Session<Conn> implements TransportSink {
   #lastSeen = 0;
   #pinged = false;
   #peerEnded = false;
-  #discarded = 0;
+  #closingRead = 0;
   #handshakeDeadline: ReturnType<typeof setTimeout> | undefined;
   #closeDeadline: ReturnType<typeof setTimeout> | undefined;
   /** How the WebSocket ended, once it did. */
@@ -112,7 +117,13 @@ export class Session<Conn> implements TransportSink {
       outbox: this.outbox,
       maxBufferedAmount: settings.maxBufferedAmount,
       fragmentSize: settings.fragmentSize,
-      overflow: (error) => this.#finishNow(error.closeCode, error.message),
+      overflow: (error) => {
+        // The peer does not read: drop what waits so the close frame goes out first, and give
+        // the peer a short grace to take it.
+        this.outbox.clear();
+        this.#startCloseDeadline(Math.min(OVERFLOW_GRACE, settings.closeTimeout));
+        this.protocol.fail(error);
+      },
     }, settings.maxSendSize);
     this.opening = new OpeningHandshake<Conn>({
       conn,
@@ -251,11 +262,14 @@ export class Session<Conn> implements TransportSink {
   // --- Receiving ----------------------------------------------------------------------------
 
   #receive(chunk: Uint8Array): void {
-    if (this.#end !== undefined) {
-      // After the end, the peer's last bytes are counted, not processed (RFC 6455 §7.1.7).
-      this.#discarded += chunk.length;
-      if (this.#discarded > DISCARD_BUDGET) this.#gate.pause(Pause.Closed);
-    } else if (this.#opened) {
+    if (this.#end !== undefined || this.protocol.state === "closing") {
+      // After our close frame, the peer's bytes are counted: up to a budget they are read for its
+      // close frame (while CLOSING) or its end (once closed), then reading pauses.
+      this.#closingRead += chunk.length;
+      if (this.#closingRead > CLOSING_READ_BUDGET) this.#gate.pause(Pause.Closed);
+      if (this.#end !== undefined) return;
+    }
+    if (this.#opened) {
       this.#lastSeen = this.#settings.clock.ticks;
       this.#pinged = false;
       this.protocol.receive(chunk);
