@@ -11,7 +11,8 @@
  *   of bookkeeping that are not counted (under 10% of it). Its header is packed like a small
  *   frame.
  * - At most one pong waits: a newer one takes its place (RFC 6455 §5.5.3 lets an endpoint answer
- *   only the latest ping), so a ping flood cannot grow the queue.
+ *   only the latest ping), so a ping flood cannot grow the queue. While a pong waits behind a full
+ *   transport, the connection is asked to stop reading.
  * - `bufferedAmount` is what waits here plus what the transport reports it still holds.
  *
  * While the transport is full (its `write` returned `false`), frames wait here until `onDrain`,
@@ -132,6 +133,7 @@ export class Outbox {
       this.#queue[this.#pong] = pong;
     }
     this.#schedule();
+    if (!this.#full && this.#blocked) this.#checkPressure();
   }
 
   /** Drops every frame not yet handed to the transport. */
@@ -199,10 +201,12 @@ export class Outbox {
 
   #checkPressure(): void {
     const amount = this.bufferedAmount;
-    if (!this.#full && amount > this.#highWaterMark) {
+    // A pong that cannot be written means the peer does not read our answers: take no more
+    // questions until it does.
+    if (!this.#full && (amount > this.#highWaterMark || (this.#blocked && this.#pong !== -1))) {
       this.#full = true;
       this.#handler.pressure(true);
-    } else if (this.#full && amount <= this.#highWaterMark / 4) {
+    } else if (this.#full && !this.#blocked && amount <= this.#highWaterMark / 4) {
       this.#full = false;
       this.#handler.pressure(false);
     }

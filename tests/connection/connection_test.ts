@@ -232,6 +232,51 @@ describe("Connection over an in-memory transport", () => {
     assert.equal(transport.destroyed, true);
   });
 
+  it("Connection accepts one message of any size up to maxSendSize ahead of maxBufferedAmount", async () => {
+    const { conn, transport } = await open({ maxBufferedAmount: 1 * KiB, maxSendSize: 64 * KiB });
+    transport.full = true;
+    // Nothing waits: the message fits, whatever its size.
+    assert.equal(conn.sendBinary(pattern(64 * KiB)), true);
+    assert.equal(conn.bufferedAmount, 64 * KiB + 10);
+    assert.equal(conn.state, "open");
+  });
+
+  it("Connection overflow drops the queue, sends 1008 first, and drops the peer after a grace", async () => {
+    const { conn, transport, disconnects } = await open({
+      maxBufferedAmount: 4 * KiB,
+      closeTimeout: 5,
+    });
+    transport.full = true;
+    conn.sendBinary(pattern(3 * KiB));
+    await settle();
+    const written = transport.writes.length;
+    conn.sendBinary(pattern(3 * KiB));
+    assert.equal(conn.sendText("over the limit"), false);
+    assert.equal(conn.state, "closed");
+    assert.equal(disconnects[0]![0], 1008);
+    assert.match(
+      disconnects[0]![1],
+      /^Cannot send: \d+ bytes queued exceed maxBufferedAmount of 4096$/,
+    );
+    // The second message was still queued: dropped. The close frame is the next write.
+    assert.equal(transport.writes.length, written + 1);
+    assert.deepEqual([...transport.writes.at(-1)![0]!.subarray(0, 4)], [0x88, 0x41, 0x03, 0xf0]);
+    assert.equal(transport.ended, true);
+    mock.timers.tick(999);
+    assert.equal(transport.destroyed, false);
+    mock.timers.tick(1);
+    assert.equal(transport.destroyed, true, "dropped after 1 s, not closeTimeout");
+  });
+
+  it("Connection counts application pings against maxBufferedAmount", async () => {
+    const { conn, transport, disconnects } = await open({ maxBufferedAmount: 1 * KiB });
+    transport.full = true;
+    let pings = 0;
+    while (conn.ping(pattern(125))) pings++;
+    assert.equal(pings, 9, "127 bytes each, until more than 1 KiB waits");
+    assert.deepEqual(disconnects.map(([code]) => code), [1008]);
+  });
+
   it("Connection message stream pauses reading while its reader is behind", async () => {
     const { conn, transport } = await open();
     const reader = conn.readable.getReader();
