@@ -131,7 +131,8 @@ export interface ServeOptions {
    */
   handshakeTimeout?: number | undefined;
   /**
-   * Seconds to wait for the peer's close frame, and for queued bytes to leave, when closing.
+   * Seconds to wait for the peer's close frame and for queued bytes to leave, when closing: one
+   * deadline for both.
    *
    * @default {5}
    */
@@ -153,8 +154,9 @@ export interface ServeOptions {
   /** Called every `tickPeriod` seconds (Perl's `on_tick`). */
   onTick?: ((server: Server) => void) | undefined;
   /**
-   * Bytes that may wait to be sent to one peer. A peer that stops reading until more is queued
-   * is closed with 1008 and what was queued is dropped, instead of growing memory.
+   * Bytes that may wait to be sent to one peer ahead of a new message: a message (or ping) is
+   * accepted while at most this much is queued, so one message of up to `maxSendSize` always
+   * fits. Past it, what waits is dropped and the connection fails with 1008 (`SEND_BUFFER_FULL`).
    *
    * @default {16777216}
    */
