@@ -9,7 +9,8 @@ import { checkLimit, CloseCode } from "../protocol/mod.ts";
 import type { CloseInfo, ConnectionEventMap } from "./events.ts";
 import type { HandshakeRequest } from "./handshake_request.ts";
 import type { DataMessage, ProtocolState } from "./protocol.ts";
-import { Session, type SessionSettings } from "./session.ts";
+import { Session } from "./session.ts";
+import type { SessionSettings } from "./settings.ts";
 import type { RemoteAddress, Transport } from "./transport.ts";
 
 export type { CloseInfo, ConnectionEventMap, DataMessage };

@@ -24,7 +24,9 @@ type Table<Target, Events extends { [K in keyof Events]: unknown[] }> = {
  * import assert from "node:assert/strict";
  *
  * const reported: unknown[] = [];
- * const listeners = new Listeners<string, { text: [string] }>("conn", (e) => reported.push(e));
+ * const listeners = new Listeners<string, { text: [string] }>("conn", {
+ *   reportError: (error) => reported.push(error),
+ * });
  * const seen: string[] = [];
  * listeners.on("text", (target, text) => void seen.push(`${target}:${text}`));
  * listeners.on("text", () => {
@@ -37,13 +39,13 @@ type Table<Target, Events extends { [K in keyof Events]: unknown[] }> = {
  */
 export class Listeners<Target, Events extends { [K in keyof Events]: unknown[] }> {
   readonly #target: Target;
-  readonly #report: (error: unknown) => void;
+  readonly #reporter: { reportError(error: unknown): void };
   #table: Table<Target, Events> = {};
 
-  /** A table whose listeners get `target`; what they throw or reject with goes to `report`. */
-  constructor(target: Target, report: (error: unknown) => void) {
+  /** A table whose listeners get `target`; what they throw or reject with goes to `reporter`. */
+  constructor(target: Target, reporter: { reportError(error: unknown): void }) {
     this.#target = target;
-    this.#report = report;
+    this.#reporter = reporter;
   }
 
   /** Adds `listener` for `event`; listeners run in the order they were added. */
@@ -68,9 +70,11 @@ export class Listeners<Target, Events extends { [K in keyof Events]: unknown[] }
     for (const listener of listeners) {
       try {
         const result = listener(this.#target, ...args);
-        if (result instanceof Promise) result.catch(this.#report);
+        if (result instanceof Promise) {
+          result.catch((error: unknown) => this.#reporter.reportError(error));
+        }
       } catch (error) {
-        this.#report(error);
+        this.#reporter.reportError(error);
       }
     }
   }

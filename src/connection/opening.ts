@@ -72,23 +72,29 @@ export class HeadReader {
 /** What the opening handshake needs from its connection. */
 export interface OpeningHost<Conn> {
   /** The connection, as handed to `onRequest`. */
-  conn: Conn;
-  /** Whether the socket is TLS (for the URL of a plain HTTP request). */
-  secure: boolean;
-  /** The peer's address. */
-  remoteAddr: RemoteAddress;
-  /** The largest request head, in bytes. */
-  maxHeaderSize: number;
-  /** The application's answer to plain HTTP requests, if any. */
-  onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
+  readonly conn: Conn;
+  /** The socket, for the peer's address. */
+  readonly transport: { readonly remoteAddr: RemoteAddress };
   /** Runs the `handshake` listeners in turn; rejects with what one threw. */
   emitHandshake(request: HandshakeRequest): Promise<void>;
   /** Reports an exception of application code. */
   reportError(error: unknown): void;
   /** The head is complete: stop reading until the answer is sent. */
-  pause(): void;
+  headComplete(): void;
   /** The answer to send; then the connection opens (`accepted`) or closes. */
   answered(answer: OpeningAnswer): void;
+}
+
+/** The settings of the opening handshake, shared by the connections of a server. */
+export interface OpeningSettings<Conn> {
+  /** Whether the socket is TLS (for the URL of a plain HTTP request). */
+  readonly secure: boolean;
+  /** The largest request head, in bytes. */
+  readonly maxHeaderSize: number;
+  /** The application's answer to plain HTTP requests, if any. */
+  readonly onRequest:
+    | ((request: Request, conn: Conn) => Response | Promise<Response>)
+    | undefined;
 }
 
 /** The answer to send: `101` and the request it accepts, or a response after which to close. */
@@ -104,6 +110,7 @@ export type OpeningAnswer =
  */
 export class OpeningHandshake<Conn> {
   readonly #host: OpeningHost<Conn>;
+  readonly #settings: OpeningSettings<Conn>;
   #head: HeadReader | undefined;
   #early: Uint8Array[] = [];
   #request: HandshakeRequest | undefined;
@@ -111,9 +118,10 @@ export class OpeningHandshake<Conn> {
   #rejected = false;
 
   /** A handshake reading its head from what {@linkcode OpeningHandshake.receive} gets. */
-  constructor(host: OpeningHost<Conn>) {
+  constructor(host: OpeningHost<Conn>, settings: OpeningSettings<Conn>) {
     this.#host = host;
-    this.#head = new HeadReader(host.maxHeaderSize);
+    this.#settings = settings;
+    this.#head = new HeadReader(settings.maxHeaderSize);
   }
 
   /** The validated upgrade request, once there is one. */
@@ -149,7 +157,7 @@ export class OpeningHandshake<Conn> {
   /** Answers a complete head (read here, or already read by an HTTP server). */
   answer(parsed: ParsedRequest): void {
     this.#head = undefined;
-    this.#host.pause();
+    this.#host.headComplete();
     void this.#answer(parsed).then((answer) => this.#host.answered(answer));
   }
 
@@ -171,9 +179,12 @@ export class OpeningHandshake<Conn> {
 
   async #answer(parsed: ParsedRequest): Promise<OpeningAnswer> {
     const host = this.#host;
+    const settings = this.#settings;
     try {
       if (!isUpgradeRequest(parsed)) {
-        if (host.onRequest !== undefined) return await answerHttp(parsed, host);
+        if (settings.onRequest !== undefined) {
+          return await answerHttp(parsed, settings.onRequest, settings.secure, host);
+        }
         throw new HandshakeError(
           "Cannot accept request: this endpoint serves WebSocket only",
           426,
@@ -182,7 +193,7 @@ export class OpeningHandshake<Conn> {
         );
       }
       const upgrade = validateUpgrade(parsed);
-      const request = new HandshakeRequest(upgrade, host.remoteAddr);
+      const request = new HandshakeRequest(upgrade, host.transport.remoteAddr);
       this.#request = request;
       await this.#emitHandshake(request);
       const rejection = request.rejection ??
@@ -234,11 +245,13 @@ export class OpeningHandshake<Conn> {
 /** Answers a plain HTTP request with the application's response. */
 async function answerHttp<Conn>(
   parsed: ParsedRequest,
+  onRequest: (request: Request, conn: Conn) => Response | Promise<Response>,
+  secure: boolean,
   host: OpeningHost<Conn>,
 ): Promise<OpeningAnswer> {
   let response: Response;
   try {
-    response = await host.onRequest!(toRequest(parsed, { secure: host.secure }), host.conn);
+    response = await onRequest(toRequest(parsed, { secure }), host.conn);
     if (!(response instanceof Response)) {
       throw new TypeError("Cannot answer request: onRequest did not return a Response");
     }

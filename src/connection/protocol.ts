@@ -54,7 +54,7 @@ export interface ProtocolHandler {
    * The protocol reached CLOSED through a close frame or a failure: `code` and `reason` are what
    * the connection reports, `error` is the failure, if one.
    */
-  closed(code: number, reason: string, error?: unknown): void;
+  ended(code: number, reason: string, error?: unknown): void;
 }
 
 /** How the protocol ended: the close code and reason it reports. */
@@ -79,7 +79,7 @@ export interface ProtocolEnd {
  *   ping() {},
  *   pong() {},
  *   send: (frame) => (sent.push(frame.flatMap((buffer) => [...buffer])), true),
- *   closed() {},
+ *   ended() {},
  * });
  * protocol.open();
  * // A masked ping with the payload "Hello".
@@ -222,6 +222,6 @@ export class ServerProtocol {
 
   #end(code: number, reason: string, error?: unknown): void {
     this.#state = "closed";
-    this.#handler.closed(code, reason, error);
+    this.#handler.ended(code, reason, error);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Why a connection stopped reading from its transport. Several reasons can hold at once (the
- * answer to the handshake is not out, the message stream's reader is behind, the peer does not
- * read what is sent to it, the connection is over); reading resumes once none is left.
+ * The reading side of a connection: why it stopped reading from its transport, and when it last
+ * heard from the peer. Several reasons to pause can hold at once (the answer to the handshake is
+ * not out, the message stream's reader is behind, the peer does not read what is sent to it, the
+ * connection is over); reading resumes once none is left.
  *
  * @module
  */
@@ -20,10 +21,16 @@ export const PauseReason = {
   Closed: 8,
 } as const;
 
-/** Pauses and resumes a transport by reason. */
+/** Sweeps of silence after which a connection is pinged, and after which it is closed. */
+const PING_AFTER_SWEEPS = 4;
+const CLOSE_AFTER_SWEEPS = 8;
+
+/** Pauses and resumes a transport by reason, and keeps track of the peer's silence. */
 export class ReadGate {
   readonly #transport: Transport;
   #reasons = 0;
+  #lastHeard = 0;
+  #pinged = false;
 
   /** A gate over `transport`, open. */
   constructor(transport: Transport) {
@@ -46,5 +53,24 @@ export class ReadGate {
     if ((this.#reasons & reason) === 0) return;
     this.#reasons &= ~reason;
     if (this.#reasons === 0) this.#transport.resume();
+  }
+
+  /** Bytes arrived at sweep `ticks` (or the connection opened). */
+  heard(ticks: number): void {
+    this.#lastHeard = ticks;
+    this.#pinged = false;
+  }
+
+  /**
+   * The keepalive verdict at sweep `ticks`: `"ping"` once silent for half of `silenceMax`,
+   * `"close"` for all of it. A connection whose message reader paused it counts as heard from.
+   */
+  silence(ticks: number): "ping" | "close" | undefined {
+    if (this.has(PauseReason.Reader)) this.#lastHeard = ticks;
+    const silent = ticks - this.#lastHeard;
+    if (silent >= CLOSE_AFTER_SWEEPS) return "close";
+    if (silent < PING_AFTER_SWEEPS || this.#pinged) return undefined;
+    this.#pinged = true;
+    return "ping";
   }
 }

@@ -22,18 +22,24 @@ import type { ServerProtocol } from "./protocol.ts";
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** What a {@linkcode Sender} sends through, and its limits. */
+/** What a {@linkcode Sender} sends through. */
 export interface SenderHost {
   /** Frames the messages. */
   readonly protocol: ServerProtocol;
   /** Queues the frames. */
   readonly outbox: Outbox;
-  /** The most bytes that may wait for the peer. */
+  /** More than `maxBufferedAmount` waits: the connection must fail with this error. */
+  overflow(error: WebSocketError): void;
+}
+
+/** The limits of a {@linkcode Sender}, shared by the connections of a server. */
+export interface SenderLimits {
+  /** The largest outgoing message, until the connection sets its own. */
+  readonly maxSendSize: number;
+  /** The most bytes that may wait ahead of a new message. */
   readonly maxBufferedAmount: number;
   /** Messages larger than this are sent as several frames. */
   readonly fragmentSize: number;
-  /** More than `maxBufferedAmount` waits: the connection must fail with this error. */
-  overflow(error: WebSocketError): void;
 }
 
 /** Sends the messages of one connection. */
@@ -41,11 +47,13 @@ export class Sender {
   /** The largest outgoing message. */
   maxSendSize: number;
   readonly #host: SenderHost;
+  readonly #limits: SenderLimits;
 
-  /** A sender through `host`, refusing messages over `maxSendSize` bytes. */
-  constructor(host: SenderHost, maxSendSize: number) {
+  /** A sender through `host` within `limits`. */
+  constructor(host: SenderHost, limits: SenderLimits) {
     this.#host = host;
-    this.maxSendSize = maxSendSize;
+    this.#limits = limits;
+    this.maxSendSize = limits.maxSendSize;
   }
 
   /** Sends a text message; `false` once closing. */
@@ -87,18 +95,17 @@ export class Sender {
   #message(opcode: number, payload: Uint8Array): boolean {
     if (payload.length > this.maxSendSize) this.#tooBig(payload.length);
     if (!this.#admit()) return false;
-    const host = this.#host;
-    return host.protocol.sendMessage(opcode, payload, host.fragmentSize);
+    return this.#host.protocol.sendMessage(opcode, payload, this.#limits.fragmentSize);
   }
 
   /** Whether at most `maxBufferedAmount` waits ahead; past it, the connection fails with 1008. */
   #admit(): boolean {
-    const host = this.#host;
-    const queued = host.outbox.bufferedAmount;
-    if (queued <= host.maxBufferedAmount) return true;
-    host.overflow(
+    const queued = this.#host.outbox.bufferedAmount;
+    const limit = this.#limits.maxBufferedAmount;
+    if (queued <= limit) return true;
+    this.#host.overflow(
       new PolicyViolationError(
-        `Cannot send: ${queued} bytes queued exceed maxBufferedAmount of ${host.maxBufferedAmount}`,
+        `Cannot send: ${queued} bytes queued exceed maxBufferedAmount of ${limit}`,
         "SEND_BUFFER_FULL",
       ),
     );

@@ -10,46 +10,16 @@
 import type { ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode, encodeClosePayload, Opcode, WebSocketError } from "../protocol/mod.ts";
 import { type CloseInfo, type ConnectionEventMap, Listeners } from "./events.ts";
+import type { HandshakeRequest } from "./handshake_request.ts";
 import { type MessageStreams, messageStreams } from "./message_streams.ts";
-import { type OpeningAnswer, OpeningHandshake } from "./opening.ts";
-import { Outbox } from "./outbox.ts";
-import { type DataMessage, ServerProtocol } from "./protocol.ts";
+import { type OpeningAnswer, OpeningHandshake, type OpeningHost } from "./opening.ts";
+import { Outbox, type OutboxHandler } from "./outbox.ts";
+import { type DataMessage, type ProtocolHandler, ServerProtocol } from "./protocol.ts";
 import { PauseReason as Pause, ReadGate } from "./read_gate.ts";
-import { Sender } from "./sender.ts";
+import { Sender, type SenderHost } from "./sender.ts";
+import type { IncomingLimits, SessionSettings } from "./settings.ts";
 import type { Transport, TransportSink } from "./transport.ts";
 
-/** What a connection gets from its server; `Conn` is the connection's public face. */
-export interface SessionSettings<Conn> {
-  maxFrameSize: number;
-  maxFragments: number;
-  maxMessageSize: number;
-  maxSendSize: number;
-  maxHeaderSize: number;
-  /** Seconds. */
-  handshakeTimeout: number;
-  /** Seconds. */
-  closeTimeout: number;
-  maxBufferedAmount: number;
-  fragmentSize: number;
-  secure: boolean;
-  onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
-  /** The keepalive sweep's counter: a connection remembers its value when bytes arrive. */
-  clock: { ticks: number };
-  reportError(error: unknown, conn: Conn): void;
-  onOpen(conn: Conn): void;
-  onClose(conn: Conn): void;
-}
-
-/** The incoming limits, settable until the handshake completes. */
-export interface IncomingLimits {
-  maxFrameSize: number;
-  maxFragments: number;
-  maxMessageSize: number;
-}
-
-/** Sweeps of silence after which a connection is pinged, and after which it is closed. */
-const PING_AFTER_SWEEPS = 4;
-const CLOSE_AFTER_SWEEPS = 8;
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
 const SEND_HIGH_WATER_MARK = 64 * 1024;
 /**
@@ -60,26 +30,29 @@ const CLOSING_READ_BUDGET = 64 * 1024;
 /** Seconds a peer that overflowed `maxBufferedAmount` has to take its close frame. */
 const OVERFLOW_GRACE = 1;
 
-/** One connection as the core drives it. */
-export class Session<Conn> implements TransportSink {
+/**
+ * One connection as the core drives it. It is itself the handler of each part (protocol events,
+ * outbox pressure, the sender's limits, the opening handshake's host), so that a connection
+ * costs no closures; none of this is public API.
+ */
+export class Session<Conn>
+  implements TransportSink, ProtocolHandler, OutboxHandler, SenderHost, OpeningHost<Conn> {
+  readonly conn: Conn;
   readonly transport: Transport;
   readonly listeners: Listeners<Conn, ConnectionEventMap>;
   readonly protocol: ServerProtocol;
   readonly outbox: Outbox;
   readonly sender: Sender;
   readonly opening: OpeningHandshake<Conn>;
-  readonly streams: MessageStreams;
   readonly limits: IncomingLimits;
   /** Resolves once the socket closed. */
   readonly closed: Promise<CloseInfo>;
 
-  readonly #conn: Conn;
   readonly #settings: SessionSettings<Conn>;
   readonly #gate: ReadGate;
+  #streams: MessageStreams | undefined;
   #resolveClosed!: (info: CloseInfo) => void;
   #opened = false;
-  #lastSeen = 0;
-  #pinged = false;
   #peerEnded = false;
   #closingRead = 0;
   #handshakeDeadline: ReturnType<typeof setTimeout> | undefined;
@@ -89,7 +62,7 @@ export class Session<Conn> implements TransportSink {
 
   /** The session of `conn` over `transport`. */
   constructor(conn: Conn, transport: Transport, settings: SessionSettings<Conn>) {
-    this.#conn = conn;
+    this.conn = conn;
     this.transport = transport;
     this.#settings = settings;
     this.limits = {
@@ -98,93 +71,85 @@ export class Session<Conn> implements TransportSink {
       maxMessageSize: settings.maxMessageSize,
     };
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    const gate = this.#gate = new ReadGate(transport);
-    const report = (error: unknown) => settings.reportError(error, conn);
-    this.listeners = new Listeners<Conn, ConnectionEventMap>(conn, report);
-    this.outbox = new Outbox(transport, {
-      drained: () => this.#onDrained(),
-      pressure: (full) => full ? gate.pause(Pause.Sending) : gate.resume(Pause.Sending),
-    }, Math.min(SEND_HIGH_WATER_MARK, settings.maxBufferedAmount));
-    this.protocol = new ServerProtocol({
-      message: (message) => this.#onMessage(message),
-      ping: (data) => this.listeners.emit("ping", data),
-      pong: (data) => this.listeners.emit("pong", data),
-      send: (frame, opcode) => this.#queue(frame, opcode),
-      closed: (code, reason, error) => this.#onProtocolClosed(code, reason, error),
-    });
-    this.sender = new Sender({
-      protocol: this.protocol,
-      outbox: this.outbox,
-      maxBufferedAmount: settings.maxBufferedAmount,
-      fragmentSize: settings.fragmentSize,
-      overflow: (error) => {
-        // The peer does not read: drop what waits so the close frame goes out first, and give
-        // the peer a short grace to take it.
-        this.outbox.clear();
-        this.#startCloseDeadline(Math.min(OVERFLOW_GRACE, settings.closeTimeout));
-        this.protocol.fail(error);
-      },
-    }, settings.maxSendSize);
-    this.opening = new OpeningHandshake<Conn>({
-      conn,
-      secure: settings.secure,
-      remoteAddr: transport.remoteAddr,
-      maxHeaderSize: settings.maxHeaderSize,
-      onRequest: settings.onRequest,
-      emitHandshake: (request) => this.listeners.emitInTurn("handshake", request),
-      reportError: report,
-      pause: () => gate.pause(Pause.Handshake),
-      answered: (answer) => this.#onAnswer(answer),
-    });
-    this.streams = messageStreams({
+    this.#gate = new ReadGate(transport);
+    this.listeners = new Listeners<Conn, ConnectionEventMap>(conn, this);
+    this.outbox = new Outbox(
+      transport,
+      this,
+      Math.min(SEND_HIGH_WATER_MARK, settings.maxBufferedAmount),
+    );
+    this.protocol = new ServerProtocol(this);
+    this.sender = new Sender(this, settings);
+    this.opening = new OpeningHandshake<Conn>(this, settings);
+  }
+
+  /** The message streams, built on first use. */
+  get streams(): MessageStreams {
+    this.#streams ??= messageStreams({
       isClosed: () => this.#end !== undefined,
-      resumeReading: () => gate.resume(Pause.Reader),
-      pauseReading: () => gate.pause(Pause.Reader),
+      resumeReading: () => this.#gate.resume(Pause.Reader),
+      pauseReading: () => this.#gate.pause(Pause.Reader),
       send: (chunk) =>
         typeof chunk === "string" ? this.sender.text(chunk) : this.sender.binary(chunk),
       whenBufferedAtMost: (mark) =>
         this.#end === undefined ? this.outbox.whenAtMost(mark) : Promise.resolve(),
       bufferedAmount: () => this.outbox.bufferedAmount,
-      maxBufferedAmount: settings.maxBufferedAmount,
+      maxBufferedAmount: this.#settings.maxBufferedAmount,
       disconnect: (code) => this.disconnect(code),
     });
+    return this.#streams;
+  }
+
+  /** Reports what application code threw. */
+  reportError(error: unknown): void {
+    this.#settings.reportError(error, this.conn);
   }
 
   // --- The sink: nothing thrown here reaches the runtime (rule 2 of the transport contract) ---
 
   /** Bytes from the peer. */
   onData(chunk: Uint8Array): void {
-    this.#guard(() => this.#receive(chunk));
+    try {
+      this.#receive(chunk);
+    } catch (error) {
+      this.#internalError(error);
+    }
   }
 
   /** The peer half-closed. */
   onEnd(): void {
-    this.#guard(() => this.#onEnd());
+    try {
+      this.#onEnd();
+    } catch (error) {
+      this.#internalError(error);
+    }
   }
 
   /** The transport has room again. */
   onDrain(): void {
-    this.#guard(() => this.outbox.onDrain());
+    try {
+      this.outbox.onDrain();
+    } catch (error) {
+      this.#internalError(error);
+    }
   }
 
   /** The socket closed. */
   onClose(): void {
-    this.#guard(() => {
+    try {
       const { code, reason } = this.protocol.abort();
       this.#conclude(code, reason);
-      clearTimeout(this.#closeDeadline);
-      this.#resolveClosed(this.#end!);
-    });
+    } catch (error) {
+      this.reportError(error);
+    }
+    clearTimeout(this.#closeDeadline);
+    this.#resolveClosed(this.#end ?? { code: CloseCode.Abnormal, reason: "" });
   }
 
-  #guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      // A bug of the core: report it and drop this connection, never the runtime's loop.
-      this.#settings.reportError(error, this.#conn);
-      this.#finishNow(CloseCode.Abnormal, "Internal error");
-    }
+  /** A bug of the core: reported, and only this connection is dropped. */
+  #internalError(error: unknown): void {
+    this.reportError(error);
+    this.#finishNow(CloseCode.Abnormal, "Internal error");
   }
 
   // --- Driven by the server and the application -------------------------------------------
@@ -226,19 +191,25 @@ export class Session<Conn> implements TransportSink {
    */
   keepAlive(ticks: number): void {
     if (this.protocol.state !== "open") return;
-    if (this.#gate.has(Pause.Reader)) this.#lastSeen = ticks;
-    const silent = ticks - this.#lastSeen;
-    if (silent >= CLOSE_AFTER_SWEEPS) {
-      this.disconnect(CloseCode.GoingAway, "Silent for too long");
-    } else if (silent >= PING_AFTER_SWEEPS && !this.#pinged) {
-      this.#pinged = true;
-      this.sender.ping();
-    }
+    const verdict = this.#gate.silence(ticks);
+    if (verdict === "close") this.disconnect(CloseCode.GoingAway, "Silent for too long");
+    else if (verdict === "ping") this.sender.ping();
   }
 
   // --- Opening ------------------------------------------------------------------------------
 
-  #onAnswer(answer: OpeningAnswer): void {
+  /** Runs the `handshake` listeners in turn. */
+  emitHandshake(request: HandshakeRequest): Promise<void> {
+    return this.listeners.emitInTurn("handshake", request);
+  }
+
+  /** The head is complete: reading waits for the answer. */
+  headComplete(): void {
+    this.#gate.pause(Pause.Handshake);
+  }
+
+  /** The answer to the head: sent, then the connection opens or closes. */
+  answered(answer: OpeningAnswer): void {
     // The connection may have been dropped while the answer was made.
     if (this.#end !== undefined) return;
     this.outbox.push([answer.response]);
@@ -251,8 +222,8 @@ export class Session<Conn> implements TransportSink {
     this.protocol.open(this.limits);
     this.#opened = true;
     // Silence is counted from the moment the connection opens.
-    this.#lastSeen = this.#settings.clock.ticks;
-    this.#settings.onOpen(this.#conn);
+    this.#gate.heard(this.#settings.clock.ticks);
+    this.#settings.onOpen(this.conn);
     this.listeners.emit("ready");
     for (const chunk of this.opening.takeEarly()) this.#receive(chunk);
     this.#gate.resume(Pause.Handshake);
@@ -270,16 +241,16 @@ export class Session<Conn> implements TransportSink {
       if (this.#end !== undefined) return;
     }
     if (this.#opened) {
-      this.#lastSeen = this.#settings.clock.ticks;
-      this.#pinged = false;
+      this.#gate.heard(this.#settings.clock.ticks);
       this.protocol.receive(chunk);
     } else {
       this.opening.receive(chunk);
     }
   }
 
-  #onMessage(message: DataMessage): void {
-    this.streams.enqueue(message);
+  /** A message from the protocol. */
+  message(message: DataMessage): void {
+    this.#streams?.enqueue(message);
     if (message.type === "text") this.listeners.emit("text", message.data);
     else this.listeners.emit("binary", message.data);
   }
@@ -300,25 +271,52 @@ export class Session<Conn> implements TransportSink {
     this.#releaseIfDone();
   }
 
+  /** A ping from the peer, already answered. */
+  ping(data: Uint8Array): void {
+    this.listeners.emit("ping", data);
+  }
+
+  /** A pong from the peer. */
+  pong(data: Uint8Array): void {
+    this.listeners.emit("pong", data);
+  }
+
   // --- Sending ------------------------------------------------------------------------------
 
-  #queue(frame: Uint8Array[], opcode: number): boolean {
+  /** A frame from the protocol, for the outbox; a pong takes the place of one not yet sent. */
+  send(frame: Uint8Array[], opcode: number): boolean {
     if (opcode === Opcode.Pong) this.outbox.pushPong(frame[0]!);
     else this.outbox.push(frame);
     return true;
   }
 
-  #onDrained(): void {
+  /** Reading stops while much waits for the peer, and resumes once a quarter of it is left. */
+  pressure(full: boolean): void {
+    if (full) this.#gate.pause(Pause.Sending);
+    else this.#gate.resume(Pause.Sending);
+  }
+
+  /**
+   * More than `maxBufferedAmount` waits: the peer does not read. What waits is dropped, so the
+   * close frame goes out first, and the peer gets a short grace to take it.
+   */
+  overflow(error: WebSocketError): void {
+    this.outbox.clear();
+    this.#startCloseDeadline(Math.min(OVERFLOW_GRACE, this.#settings.closeTimeout));
+    this.protocol.fail(error);
+  }
+
+  /** Everything queued left. */
+  drained(): void {
     if (this.#end === undefined) this.listeners.emit("drain");
     this.#releaseIfDone();
   }
 
   // --- Closing ------------------------------------------------------------------------------
 
-  #onProtocolClosed(code: number, reason: string, error: unknown): void {
-    if (error !== undefined && !(error instanceof WebSocketError)) {
-      this.#settings.reportError(error, this.#conn);
-    }
+  /** The protocol reached CLOSED through a close frame or a failure. */
+  ended(code: number, reason: string, error?: unknown): void {
+    if (error !== undefined && !(error instanceof WebSocketError)) this.reportError(error);
     this.#finishAfterFlush(code, reason);
   }
 
@@ -353,8 +351,8 @@ export class Session<Conn> implements TransportSink {
     this.protocol.abort();
     this.#end = { code, reason };
     clearTimeout(this.#handshakeDeadline);
-    this.#settings.onClose(this.#conn);
-    this.streams.close();
+    this.#settings.onClose(this.conn);
+    this.#streams?.close();
     this.#gate.resume(Pause.Reader);
     this.#gate.resume(Pause.Handshake);
     this.outbox.releaseAll();

@@ -37,7 +37,7 @@ function record(open = true, limits = {}): Recorded {
     ping: (data) => void events.push({ ping: [...data] }),
     pong: (data) => void events.push({ pong: [...data] }),
     send: (frame) => (sent.push(frame.flatMap((buffer) => [...buffer])), true),
-    closed: (code, reason, error) => void events.push({ closed: code, reason, error }),
+    ended: (code, reason, error) => void events.push({ closed: code, reason, error }),
   });
   if (open) protocol.open(limits);
   return { protocol, events, sent };
