@@ -17,7 +17,7 @@ export const PauseReason = {
   Reader: 2,
   /** More is queued for the peer than the high-water mark. */
   Sending: 4,
-  /** Our close frame went out and the peer sent more than the read budget after it. */
+  /** The connection ended and the peer sent more than the read budget after it. */
   Closed: 8,
 } as const;
 

@@ -23,8 +23,8 @@ import type { Transport, TransportSink } from "./transport.ts";
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
 const SEND_HIGH_WATER_MARK = 64 * 1024;
 /**
- * Bytes read after our close frame went out, to see the peer's close frame and its end, before
- * reading pauses until the close deadline (RFC 6455 §7.1.7: a failed peer is not processed).
+ * Bytes read after the connection ended, to see the peer's end, before reading pauses until the
+ * close deadline (RFC 6455 §7.1.7: a failed peer is not processed).
  */
 const CLOSING_READ_BUDGET = 64 * 1024;
 /** Seconds a peer that overflowed `maxBufferedAmount` has to take its close frame. */
@@ -233,12 +233,13 @@ export class Session<Conn>
   // --- Receiving ----------------------------------------------------------------------------
 
   #receive(chunk: Uint8Array): void {
-    if (this.#end !== undefined || this.protocol.state === "closing") {
-      // After our close frame, the peer's bytes are counted: up to a budget they are read for its
-      // close frame (while CLOSING) or its end (once closed), then reading pauses.
+    if (this.#end !== undefined) {
+      // After the end (a failure, or a completed closing handshake) the peer's bytes are not
+      // processed (RFC 6455 §7.1.7): up to a budget they are read to see its end, then reading
+      // pauses until the close deadline.
       this.#closingRead += chunk.length;
       if (this.#closingRead > CLOSING_READ_BUDGET) this.#gate.pause(Pause.Closed);
-      if (this.#end !== undefined) return;
+      return;
     }
     if (this.#opened) {
       this.#gate.heard(this.#settings.clock.ticks);
