@@ -1,21 +1,18 @@
 /**
- * The options of `serve`, their defaults, and their checks: {@linkcode settingsOf} turns options
- * into validated {@linkcode Settings} or throws a `RangeError` naming the bad one.
+ * The value options of `serve` (where to listen, limits, timeouts), their defaults, and their
+ * checks: {@linkcode settingsOf} turns them into validated {@linkcode Settings} or throws a
+ * `RangeError` naming the bad one. The callbacks are in `ServeOptions` of `server.ts`.
  *
  * @module
  */
 
-import type { Connection } from "../connection/connection.ts";
-import type { Listen, TlsOptions } from "../connection/transport.ts";
+import type { TlsOptions } from "../connection/transport.ts";
 import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
 } from "../protocol/mod.ts";
-import type { Server } from "./server.ts";
-// TEMPORARY: the adapters' former contract, until they produce transports.
-import type { LegacyListen } from "./legacy_bridge.ts";
 
 /** Default largest outgoing message: 16 MiB. */
 export const DEFAULT_MAX_SEND_SIZE: number = 16 * 1024 * 1024;
@@ -25,7 +22,7 @@ export const DEFAULT_MAX_HEADER_SIZE: number = 16 * 1024;
 export const DEFAULT_MAX_BUFFERED_AMOUNT: number = 16 * 1024 * 1024;
 
 /**
- * The default of every numeric and boolean option of {@linkcode serve}. Times are in seconds,
+ * The default of every numeric and boolean option of `serve`. Times are in seconds,
  * sizes in bytes.
  *
  * @example Read a default
@@ -68,10 +65,13 @@ export const DEFAULTS: {
   fragmentSize: Infinity,
 });
 
-/** Options of {@linkcode serve}. Times are in seconds. */
-export interface ServeOptions {
+/**
+ * The options of `serve` that are plain values: where to listen, the limits and
+ * the timeouts. Times are in seconds.
+ */
+export interface ServeConfig {
   /**
-   * The port to listen on; 0 picks a free one (read it from {@linkcode Server.port}).
+   * The port to listen on; 0 picks a free one (read it from `server.port`).
    *
    * @default {8080}
    */
@@ -151,8 +151,6 @@ export interface ServeOptions {
    * @default {0}
    */
   tickPeriod?: number | undefined;
-  /** Called every `tickPeriod` seconds (Perl's `on_tick`). */
-  onTick?: ((server: Server) => void) | undefined;
   /**
    * Bytes that may wait to be sent to one peer ahead of a new message: a message (or ping) is
    * accepted while at most this much is queued, so one message of up to `maxSendSize` always
@@ -167,34 +165,6 @@ export interface ServeOptions {
    * @default {Infinity} one frame per message
    */
   fragmentSize?: number | undefined;
-  /**
-   * Answers plain HTTP requests on the same port, such as the page beside the socket. The
-   * connection closes after the response; request bodies are not read. Without it such
-   * requests get `426 Upgrade Required`.
-   *
-   * @default {undefined}
-   */
-  onRequest?:
-    | ((request: Request, conn: Connection) => Response | Promise<Response>)
-    | undefined;
-  /** Called with each new connection, before its handshake: attach listeners and set limits. */
-  onConnect?: ((conn: Connection) => void) | undefined;
-  /** Called when {@linkcode Server.shutdown} starts. */
-  onShutdown?: ((server: Server) => void) | undefined;
-  /**
-   * Called with every exception thrown by application code (listeners, callbacks). It never
-   * reaches another connection.
-   *
-   * @default logs with `console.error`
-   */
-  onError?: ((error: unknown, conn: Connection | undefined) => void) | undefined;
-  /**
-   * The adapter to listen with, such as `listen` from `@netws/server/node`; `false` to listen
-   * nowhere and take connections from `handleUpgrade` of `@netws/server/node` only.
-   *
-   * @default the adapter of the running runtime
-   */
-  listen?: Listen | LegacyListen | false | undefined;
 }
 
 /** Options after their checks, with every default filled in. Times are in seconds. */
@@ -217,7 +187,7 @@ export interface Settings {
 }
 
 /** Checks every option; throws a `RangeError` for the first that is out of range. */
-export function settingsOf(options: ServeOptions): Settings {
+export function settingsOf(options: ServeConfig): Settings {
   const port = options.port ?? DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Cannot listen: port ${port} is not an integer from 0 to 65535`);

@@ -6,8 +6,7 @@
  */
 
 import { detectListen } from "../adapters/detect.ts";
-import type { ServeOptions } from "./options.ts";
-import { Server } from "./server.ts";
+import { type ServeOptions, Server } from "./server.ts";
 
 /**
  * Starts a WebSocket server on the running runtime (Deno, Bun or Node).

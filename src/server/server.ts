@@ -24,10 +24,44 @@ import { CloseCode } from "../protocol/mod.ts";
 import { KeepAlive } from "./keepalive.ts";
 // TEMPORARY: until every adapter produces transports.
 import { bridgeByteConnection, bridgeListen, type LegacyListen } from "./legacy_bridge.ts";
-import { DEFAULTS, type ServeOptions, type Settings, settingsOf } from "./options.ts";
+import { DEFAULTS, type ServeConfig, type Settings, settingsOf } from "./options.ts";
+
+/** Options of `serve`: the values of `ServeConfig`, and the callbacks. */
+export interface ServeOptions extends ServeConfig {
+  /** Called every `tickPeriod` seconds (Perl's `on_tick`). */
+  onTick?: ((server: Server) => void) | undefined;
+  /**
+   * Answers plain HTTP requests on the same port, such as the page beside the socket. The
+   * connection closes after the response; request bodies are not read. Without it such
+   * requests get `426 Upgrade Required`.
+   *
+   * @default {undefined}
+   */
+  onRequest?:
+    | ((request: Request, conn: Connection) => Response | Promise<Response>)
+    | undefined;
+  /** Called with each new connection, before its handshake: attach listeners and set limits. */
+  onConnect?: ((conn: Connection) => void) | undefined;
+  /** Called when {@linkcode Server.shutdown} starts. */
+  onShutdown?: ((server: Server) => void) | undefined;
+  /**
+   * Called with every exception thrown by application code (listeners, callbacks). It never
+   * reaches another connection.
+   *
+   * @default logs with `console.error`
+   */
+  onError?: ((error: unknown, conn: Connection | undefined) => void) | undefined;
+  /**
+   * The adapter to listen with, such as `listen` from `@netws/server/node`; `false` to listen
+   * nowhere and take connections from `handleUpgrade` of `@netws/server/node` only.
+   *
+   * @default the adapter of the running runtime
+   */
+  listen?: Listen | LegacyListen | false | undefined;
+}
 
 /**
- * A running WebSocket server. Create it with {@linkcode serve}.
+ * A running WebSocket server. Create it with `serve`.
  *
  * @example Start, inspect and stop a server
  * ```ts
@@ -56,7 +90,7 @@ export class Server implements UpgradeTarget {
 
   /**
    * Validates the options and starts listening with `listen` (resolved by `serve`, which picks
-   * the runtime's adapter); use {@linkcode serve}.
+   * the runtime's adapter); use `serve`.
    */
   constructor(
     options: ServeOptions = {},
