@@ -7,7 +7,6 @@
 import { describe } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect, type Socket } from "node:net";
-import type { ByteConnection, Listen } from "../src/adapters/types.ts";
 import type { Transport, TransportSink } from "../src/connection/transport.ts";
 import { Opcode } from "../src/protocol/mod.ts";
 import { bytesEqual, concat, pattern } from "./helpers/bytes.ts";
@@ -114,46 +113,56 @@ function sampleMax(value: () => number): { stop(): Promise<number> } {
   };
 }
 
+/** The byte-stream shape that adapters handed out before the transport contract. */
+interface ByteStreamsConnection {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array[]>;
+  readonly remoteAddr: { hostname: string; port: number };
+  readonly closed: Promise<void>;
+  close(): void;
+}
+
+type AnyListen = (
+  options: unknown,
+  accept: (accepted: Transport | ByteStreamsConnection) => TransportSink | undefined,
+) => Promise<unknown>;
+
 /**
- * Wraps an adapter so that `counter.bytes` counts what the server read from its sockets. Handles
- * both adapter contracts: byte connections, and transports with their sinks.
+ * Wraps an adapter so that `counter.bytes` counts what the server read from its sockets: from
+ * the transport's `onData`, or, with an adapter of the byte-stream shape, from its readable.
  */
-function countingListen(listen: Listen, counter: { bytes: number }): Listen {
-  return (options, accept) =>
-    listen(
-      options,
-      ((accepted: ByteConnection | Transport) => {
-        if (!("readable" in accepted)) {
-          const sink = (accept as unknown as (t: Transport) => TransportSink)(accepted);
-          return {
-            ...sink,
-            onData: (chunk: Uint8Array) => {
-              counter.bytes += chunk.length;
-              sink.onData(chunk);
-            },
-            onEnd: () => sink.onEnd(),
-            onDrain: () => sink.onDrain(),
-            onClose: (error?: unknown) => sink.onClose(error),
-          };
-        }
-        const readable = accepted.readable.pipeThrough(
-          new TransformStream<Uint8Array, Uint8Array>({
-            transform(chunk, controller) {
-              counter.bytes += chunk.length;
-              controller.enqueue(chunk);
-            },
-          }),
-        );
-        const conn: ByteConnection = {
-          readable,
-          writable: accepted.writable,
-          remoteAddr: accepted.remoteAddr,
-          closed: accepted.closed,
-          close: () => accepted.close(),
+function countingListen<L>(listen: L, counter: { bytes: number }): L {
+  const counting: AnyListen = (options, accept) =>
+    (listen as unknown as AnyListen)(options, (accepted) => {
+      if (!("readable" in accepted)) {
+        const sink = accept(accepted)!;
+        return {
+          onData: (chunk: Uint8Array) => {
+            counter.bytes += chunk.length;
+            sink.onData(chunk);
+          },
+          onEnd: () => sink.onEnd(),
+          onDrain: () => sink.onDrain(),
+          onClose: (error?: unknown) => sink.onClose(error),
         };
-        accept(conn);
-      }) as typeof accept,
-    );
+      }
+      const readable = accepted.readable.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            counter.bytes += chunk.length;
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      return accept({
+        readable,
+        writable: accepted.writable,
+        remoteAddr: accepted.remoteAddr,
+        closed: accepted.closed,
+        close: () => accepted.close(),
+      });
+    });
+  return counting as unknown as L;
 }
 
 for (const { name: adapterName, listen } of adapters) {
