@@ -161,9 +161,12 @@ export class Outbox {
     if (!this.#blocked) this.#settle();
   }
 
-  /** Resolves once `bufferedAmount` is at most `mark`, or `releaseAll` is called. */
+  /**
+   * Resolves once at most `mark` bytes wait (the transport's own buffer counts while it is full),
+   * or `releaseAll` is called.
+   */
   whenAtMost(mark: number): Promise<void> {
-    if (this.bufferedAmount <= mark) return Promise.resolve();
+    if (this.#waiting() <= mark) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ mark, resolve }));
   }
 
@@ -199,14 +202,23 @@ export class Outbox {
     this.#checkPressure();
   }
 
+  /**
+   * What waits on us: the queue, and what the transport holds while it is full. Bytes a
+   * transport accepted without saying it is full leave without our help (and without `onDrain`),
+   * so decisions that wait for a later call must not count them.
+   */
+  #waiting(): number {
+    return this.#queued + (this.#blocked ? this.#transport.bufferedAmount : 0);
+  }
+
   #checkPressure(): void {
-    const amount = this.bufferedAmount;
+    const waiting = this.#waiting();
     // A pong that cannot be written means the peer does not read our answers: take no more
     // questions until it does.
-    if (!this.#full && (amount > this.#highWaterMark || (this.#blocked && this.#pong !== -1))) {
+    if (!this.#full && (waiting > this.#highWaterMark || (this.#blocked && this.#pong !== -1))) {
       this.#full = true;
       this.#handler.pressure(true);
-    } else if (this.#full && !this.#blocked && amount <= this.#highWaterMark / 4) {
+    } else if (this.#full && !this.#blocked && waiting <= this.#highWaterMark / 4) {
       this.#full = false;
       this.#handler.pressure(false);
     }
@@ -214,8 +226,8 @@ export class Outbox {
 
   /** After a write went through: release waiters, report a drain, let go of an idle block. */
   #settle(): void {
-    const amount = this.bufferedAmount;
     if (this.#waiters.length > 0) {
+      const amount = this.#waiting();
       const waiting = [];
       for (const waiter of this.#waiters) {
         if (amount <= waiter.mark) waiter.resolve();
@@ -224,7 +236,7 @@ export class Outbox {
       this.#waiters = waiting;
     }
     this.#checkPressure();
-    if (amount === 0 && this.#queue.length === 0) {
+    if (this.#queue.length === 0 && this.#transport.bufferedAmount === 0) {
       // An idle connection keeps no block.
       this.#block = undefined;
       this.#handler.drained();

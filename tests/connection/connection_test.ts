@@ -198,6 +198,18 @@ describe("Connection over an in-memory transport", () => {
     assert.equal(transport.paused, false);
   });
 
+  it("Connection does not stay paused on bytes a transport accepted without saying it is full", async () => {
+    const { conn, transport } = await open();
+    // A runtime's own write queue holds 80 KiB below its high-water mark: write returned true.
+    transport.holdAccepted = true;
+    conn.sendBinary(pattern(80 * KiB));
+    await settle();
+    assert.equal(conn.bufferedAmount, 80 * KiB + 10, "the figure counts what the runtime holds");
+    assert.equal(transport.paused, false, "no drain will come: reading must go on");
+    transport.sendHeld();
+    assert.equal(conn.bufferedAmount, 0);
+  });
+
   it("Connection answers a ping flood with one pong, for the latest ping (RFC 6455 §5.5.3)", async () => {
     const { transport, conn } = await open();
     transport.full = true;

@@ -17,6 +17,11 @@ export class MemoryTransport implements Transport {
   readonly writes: Uint8Array[][] = [];
   /** While true, `write` returns false and keeps the bytes in `bufferedAmount`. */
   full = false;
+  /**
+   * While true, `write` returns true yet keeps the bytes in `bufferedAmount`, as a runtime with
+   * its own write queue below its high-water mark does; `sendHeld` lets them go, with no drain.
+   */
+  holdAccepted = false;
   paused = false;
   pauses = 0;
   ended = false;
@@ -35,11 +40,10 @@ export class MemoryTransport implements Transport {
   write(vector: Uint8Array[]): boolean {
     if (this.ended || this.destroyed) return true;
     this.writes.push(vector);
-    if (this.full) {
+    if (this.full || this.holdAccepted) {
       for (const buffer of vector) this.bufferedAmount += buffer.length;
-      return false;
     }
-    return true;
+    return !this.full;
   }
 
   pause(): void {
@@ -78,6 +82,11 @@ export class MemoryTransport implements Transport {
     this.full = false;
     this.bufferedAmount = 0;
     this.#sink!.onDrain();
+  }
+
+  /** The runtime sent what it held after accepting it: no `onDrain`, as it never said full. */
+  sendHeld(): void {
+    this.bufferedAmount = 0;
   }
 
   /** Every byte written so far. */
