@@ -46,5 +46,7 @@ export {
   type ConnectionState,
   type DataMessage,
 } from "./src/connection/connection.ts";
-export { DEFAULTS, serve, type ServeOptions, Server } from "./src/server/server.ts";
-export type { RemoteAddress, TlsOptions } from "./src/adapters/types.ts";
+export { DEFAULTS } from "./src/server/options.ts";
+export { type ServeOptions, Server } from "./src/server/server.ts";
+export { serve } from "./src/server/serve.ts";
+export type { RemoteAddress, TlsOptions } from "./src/connection/transport.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { RemoteAddress } from "../adapters/types.ts";
-import type { UpgradeRequest } from "../handshake/handshake.ts";
+import type { RemoteAddress } from "./transport.ts";
+import type { UpgradeRequest } from "../handshake/mod.ts";
 
 /**
  * A client's opening handshake, handed to `handshake` listeners before the server answers.

@@ -1,0 +1,227 @@
+/**
+ * The server side of the WebSocket protocol once the opening handshake is done, sans-I/O: bytes
+ * in, events and frames out. It never touches a socket or a clock; the connection drives it.
+ *
+ * States and their transitions (RFC 6455 §4, §5.5.1, §7):
+ *
+ * ```
+ * CONNECTING --open()--------------------> OPEN      the 101 response was sent
+ * OPEN       --close(code)---------------> CLOSING   our close frame is out; the peer's awaited
+ * OPEN       --peer's close frame--------> CLOSED    echoed with its code (§5.5.1)
+ * CLOSING    --peer's close frame--------> CLOSED    the closing handshake is complete
+ * OPEN       --fail(error) or bad input--> CLOSED    the close frame for the error is out (§7.1.7)
+ * CLOSING    --fail(error) or bad input--> CLOSED    no second close frame
+ * any        --abort()-------------------> CLOSED    the socket is gone: no frame
+ * ```
+ *
+ * Data messages are delivered only in OPEN; pings are answered only in OPEN (§1.4: after sending
+ * a close frame, what the peer sends is discarded); nothing is read in CLOSED.
+ *
+ * @module
+ */
+
+import {
+  CloseCode,
+  closeFrameFor,
+  encodeClosePayload,
+  encodeFrame,
+  type Message,
+  MessageReader,
+  type MessageReaderOptions,
+  Opcode,
+} from "../protocol/mod.ts";
+
+/** Where the protocol is; see the module's transitions. */
+export type ProtocolState = "connecting" | "open" | "closing" | "closed";
+
+/** A data message, as the protocol delivers it. */
+export type DataMessage = { type: "text"; data: string } | { type: "binary"; data: Uint8Array };
+
+/** What a {@linkcode ServerProtocol} tells its driver. */
+export interface ProtocolHandler {
+  /** A text or binary message arrived (OPEN only). */
+  message(message: DataMessage): void;
+  /** A ping arrived; its pong was already handed to `send` when OPEN. */
+  ping(data: Uint8Array): void;
+  /** A pong arrived. */
+  pong(data: Uint8Array): void;
+  /**
+   * A frame to send, as header and payload buffers. Returns `false` when it could not be queued;
+   * the driver then decides what happens to the connection.
+   */
+  send(frame: Uint8Array[], opcode: number): boolean;
+  /**
+   * The protocol reached CLOSED through a close frame or a failure: `code` and `reason` are what
+   * the connection reports, `error` is the failure, if one.
+   */
+  ended(code: number, reason: string, error?: unknown): void;
+}
+
+/** How the protocol ended: the close code and reason it reports. */
+export interface ProtocolEnd {
+  /** The close code; 1006 when no close frame was exchanged. */
+  code: number;
+  /** The close reason. */
+  reason: string;
+}
+
+/**
+ * The server's protocol state machine over a {@linkcode MessageReader}.
+ *
+ * @example Answer a ping (RFC 6455 §5.7 bytes)
+ * ```ts
+ * import { ServerProtocol } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sent: number[][] = [];
+ * const protocol = new ServerProtocol({
+ *   message() {},
+ *   ping() {},
+ *   pong() {},
+ *   send: (frame) => (sent.push(frame.flatMap((buffer) => [...buffer])), true),
+ *   ended() {},
+ * });
+ * protocol.open();
+ * // A masked ping with the payload "Hello".
+ * protocol.receive(
+ *   new Uint8Array([0x89, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]),
+ * );
+ * // The unmasked pong with the same payload.
+ * assert.deepEqual(sent, [[0x8a, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]]);
+ * ```
+ */
+export class ServerProtocol {
+  readonly #handler: ProtocolHandler;
+  #state: ProtocolState = "connecting";
+  #reader: MessageReader | undefined;
+  /** The close we sent, once we did. */
+  #sent: ProtocolEnd | undefined;
+
+  /** A protocol in CONNECTING that reports to `handler`. */
+  constructor(handler: ProtocolHandler) {
+    this.#handler = handler;
+  }
+
+  /** The current state. */
+  get state(): ProtocolState {
+    return this.#state;
+  }
+
+  /** CONNECTING → OPEN, with the incoming limits of this connection. */
+  open(limits: MessageReaderOptions = {}): void {
+    if (this.#state !== "connecting") return;
+    this.#reader = new MessageReader(limits);
+    this.#state = "open";
+  }
+
+  /** Feeds bytes from the peer. In CLOSED they are ignored. */
+  receive(chunk: Uint8Array): void {
+    if (this.#reader === undefined || this.#state === "closed") return;
+    try {
+      this.#reader.push(chunk, this.#onMessage);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * Sends a data message, split into frames of at most `fragmentSize` bytes (RFC 6455 §5.4: the
+   * first carries the opcode, the rest are continuations). Returns `false` outside OPEN, or when
+   * a frame could not be queued.
+   */
+  sendMessage(opcode: number, payload: Uint8Array, fragmentSize: number = Infinity): boolean {
+    if (this.#state !== "open") return false;
+    const length = payload.length;
+    if (length <= fragmentSize) return this.#handler.send(encodeFrame(opcode, payload), opcode);
+    for (let offset = 0; offset < length; offset += fragmentSize) {
+      const end = Math.min(offset + fragmentSize, length);
+      const frame = encodeFrame(
+        offset === 0 ? opcode : Opcode.Continuation,
+        payload.subarray(offset, end),
+        { fin: end === length },
+      );
+      if (!this.#handler.send(frame, Opcode.Continuation)) return false;
+    }
+    return true;
+  }
+
+  /** Sends a ping (OPEN only); the payload was checked to fit a control frame. */
+  ping(payload: Uint8Array): boolean {
+    if (this.#state !== "open") return false;
+    return this.#handler.send(encodeFrame(Opcode.Ping, payload), Opcode.Ping);
+  }
+
+  /**
+   * OPEN → CLOSING: sends a close frame. Throws a `RangeError` for a code that may not be sent
+   * or a reason longer than 123 bytes, in any state.
+   */
+  close(code: number, reason: string): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    this.#sendClose(code, reason, payload);
+  }
+
+  /**
+   * Fails the connection (RFC 6455 §7.1.7): sends the close frame for `error` unless one was
+   * sent, and goes to CLOSED. The one mapping of errors to close frames is `closeFrameFor`.
+   */
+  fail(error: unknown): void {
+    if (this.#state === "closed" || this.#state === "connecting") return;
+    const { code, reason } = closeFrameFor(error);
+    if (this.#sent === undefined) this.#sendClose(code, reason, encodeClosePayload(code, reason));
+    this.#end(code, reason, error);
+  }
+
+  /** Goes to CLOSED without a frame, because the socket is gone; returns what to report. */
+  abort(): ProtocolEnd {
+    this.#state = "closed";
+    return this.#sent ?? { code: CloseCode.Abnormal, reason: "" };
+  }
+
+  readonly #onMessage = (message: Message): void => {
+    const state = this.#state;
+    switch (message.type) {
+      case "text":
+      case "binary":
+        if (state === "open") this.#handler.message(message);
+        return;
+      case "ping":
+        if (state === "closed") return;
+        // RFC 6455 §5.5.3: answer with a pong carrying the same payload.
+        if (state === "open") {
+          this.#handler.send(encodeFrame(Opcode.Pong, message.data), Opcode.Pong);
+        }
+        this.#handler.ping(message.data);
+        return;
+      case "pong":
+        if (state !== "closed") this.#handler.pong(message.data);
+        return;
+      case "close":
+        this.#onPeerClose(message.code, message.reason);
+    }
+  };
+
+  #onPeerClose(code: number | undefined, reason: string): void {
+    if (this.#state === "closed") return;
+    if (this.#sent !== undefined) {
+      // The peer answered our close: the closing handshake is complete.
+      this.#end(this.#sent.code, this.#sent.reason);
+      return;
+    }
+    // RFC 6455 §5.5.1: answer with a close frame, echoing the status code.
+    const reported = code ?? CloseCode.NoStatusReceived;
+    this.#sendClose(reported, reason, encodeClosePayload(code));
+    this.#end(reported, reason);
+  }
+
+  #sendClose(code: number, reason: string, payload: Uint8Array): void {
+    this.#sent = { code, reason };
+    this.#handler.send(encodeFrame(Opcode.Close, payload), Opcode.Close);
+  }
+
+  #end(code: number, reason: string, error?: unknown): void {
+    this.#state = "closed";
+    this.#handler.ended(code, reason, error);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * What a connection gets from its server: the limits and timeouts after their checks, the
+ * application's callbacks, and the hooks through which the server keeps its connection set. One
+ * object is shared by all connections of a server.
+ *
+ * @module
+ */
+
+/** What a connection gets from its server; `Conn` is the connection's public face. */
+export interface SessionSettings<Conn> {
+  maxFrameSize: number;
+  maxFragments: number;
+  maxMessageSize: number;
+  maxSendSize: number;
+  maxHeaderSize: number;
+  /** Seconds. */
+  handshakeTimeout: number;
+  /** Seconds. */
+  closeTimeout: number;
+  maxBufferedAmount: number;
+  fragmentSize: number;
+  secure: boolean;
+  onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
+  /** The keepalive sweep's counter: a connection remembers its value when bytes arrive. */
+  clock: { ticks: number };
+  reportError(error: unknown, conn: Conn): void;
+  onOpen(conn: Conn): void;
+  onClose(conn: Conn): void;
+}
+
+/** The incoming limits, settable until the handshake completes. */
+export interface IncomingLimits {
+  maxFrameSize: number;
+  maxFragments: number;
+  maxMessageSize: number;
+}

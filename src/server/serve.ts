@@ -1,0 +1,37 @@
+/**
+ * `serve`: starts a {@linkcode Server} with the adapter of the running runtime. The only module
+ * that detects the runtime.
+ *
+ * @module
+ */
+
+import { detectListen } from "../adapters/detect.ts";
+import { type ServeOptions, Server } from "./server.ts";
+
+/**
+ * Starts a WebSocket server on the running runtime (Deno, Bun or Node).
+ *
+ * @example Echo server with per-connection limits
+ * ```ts
+ * import { serve } from "@netws/server";
+ *
+ * const server = serve({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   maxMessageSize: 1 << 20,
+ *   onConnect(conn) {
+ *     conn.on("text", (conn, text) => conn.sendText(text));
+ *     conn.on("binary", (conn, data) => conn.sendBinary(data));
+ *   },
+ * });
+ * await server.ready;
+ * await server.shutdown();
+ * ```
+ */
+export function serve(options: ServeOptions = {}): Server {
+  const { listen } = options;
+  return new Server(
+    options,
+    async () => listen === false ? undefined : listen ?? await detectListen(),
+  );
+}
