@@ -47,4 +47,4 @@ export {
   type DataMessage,
 } from "./src/connection/connection.ts";
 export { DEFAULTS, serve, type ServeOptions, Server } from "./src/server/server.ts";
-export type { RemoteAddress, TlsOptions } from "./src/adapters/types.ts";
+export type { RemoteAddress, TlsOptions } from "./src/connection/transport.ts";

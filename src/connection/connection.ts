@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { ByteConnection, RemoteAddress } from "../adapters/types.ts";
+import type { ByteConnection } from "./byte_connection.ts";
+import type { RemoteAddress } from "./transport.ts";
 import { CloseCode, Opcode } from "../protocol/constants.ts";
 import {
   closeFrameFor,

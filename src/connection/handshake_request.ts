@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { RemoteAddress } from "../adapters/types.ts";
+import type { RemoteAddress } from "./transport.ts";
 import type { UpgradeRequest } from "../handshake/handshake.ts";
 
 /**

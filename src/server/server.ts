@@ -6,7 +6,14 @@
  */
 
 import { detectListen } from "../adapters/detect.ts";
-import type { ByteConnection, Listen, Listener, TlsOptions } from "../adapters/types.ts";
+import type {
+  Listen,
+  Listener,
+  TlsOptions,
+  Transport,
+  TransportSink,
+} from "../connection/transport.ts";
+import { type ByteConnection, toByteConnection } from "../connection/byte_connection.ts";
 import { CloseCode } from "../protocol/constants.ts";
 import { Connection, type ConnectionSettings } from "../connection/connection.ts";
 import type { ParsedRequest } from "../handshake/handshake.ts";
@@ -293,7 +300,7 @@ export class Server {
         tls: options.tls,
         noDelay: options.noDelay ?? DEFAULTS.noDelay,
       },
-      (transport) => this.handleConnection(transport),
+      (transport) => this.accept(transport),
     );
   }
 
@@ -310,6 +317,17 @@ export class Server {
   /** The connections whose handshake completed and that are not yet closed. */
   get connections(): Connection[] {
     return [...this.#open];
+  }
+
+  /**
+   * Takes over an accepted socket: the server is the `UpgradeTarget` of `handleUpgrade` of
+   * `@netws/server/node`, which passes the `request` head that the HTTP server already read.
+   */
+  accept(transport: Transport, request?: ParsedRequest): TransportSink {
+    // TEMPORARY: through byte streams until Connection is itself a TransportSink.
+    const { conn, sink } = toByteConnection(transport);
+    this.handleConnection(conn, request);
+    return sink;
   }
 
   /**
