@@ -6,10 +6,11 @@
  * 3. `deno check`: everything, with the real Deno and Node types
  * 4. `scripts/check_portable.ts`: the core (everything outside src/adapters/) type-checks
  *    without any runtime's types
- * 5. `scripts/build_npm.ts --no-smoke --no-test`: the npm build compiles, including tsc's
+ * 5. `scripts/check_layers.ts`: dependencies in src/ flow one way, with no import circle
+ * 6. `scripts/build_npm.ts --no-smoke --no-test`: the npm build compiles, including tsc's
  *    `isolatedDeclarations` rule (stricter than JSR's: `export const A = 2 * 1024` needs
  *    `: number`), and its `.d.ts` files type-check without Deno or Bun types
- * 6. `deno publish --dry-run --allow-dirty`: the JSR package is complete and has no slow types
+ * 7. `deno publish --dry-run --allow-dirty`: the JSR package is complete and has no slow types
  *
  * Usage: deno run -A scripts/check.ts
  *
@@ -23,6 +24,7 @@ const STEPS: string[][] = [
   ["lint"],
   ["check"],
   ["run", "-A", "scripts/check_portable.ts"],
+  ["run", "-A", "scripts/check_layers.ts"],
   ["run", "-A", "scripts/build_npm.ts", "--no-smoke", "--no-test"],
   ["publish", "--dry-run", "--allow-dirty"],
 ];
