@@ -9,7 +9,7 @@
  */
 
 import type { Listen, Transport, TransportSink } from "../connection/transport.ts";
-import { acceptOrDestroy, coalesce, listenError } from "./shared.ts";
+import { acceptOrDestroy, Backlog, coalesce, listenError } from "./shared.ts";
 
 // The part of Bun's API used here: the module type-checks without Bun's types.
 interface BunSocket {
@@ -99,16 +99,13 @@ class BunTransport implements Transport {
   sink!: TransportSink;
   #socket: BunSocket;
   #tls: boolean;
-  #tail: Uint8Array[] = [];
-  #tailBytes = 0;
+  #tail = new Backlog();
   #paused = false;
   #ending = false;
   #ended = false;
   #destroyed = false;
   #closed = false;
   #error: unknown;
-  // Inside a Transport method: Bun may run the close handler before end() returns (rule 1).
-  #calling = false;
 
   constructor(socket: BunSocket, tls: boolean) {
     this.#socket = socket;
@@ -117,12 +114,12 @@ class BunTransport implements Transport {
   }
 
   get bufferedAmount(): number {
-    return this.#tailBytes;
+    return this.#tail.bytes;
   }
 
   write(vector: Uint8Array[]): boolean {
     if (this.#ending || this.#closed) return false;
-    if (this.#tailBytes > 0) return this.#keep(vector, 0), false;
+    if (this.#tail.bytes > 0) return this.#tail.keep(vector), false;
     return this.#send(coalesce(vector));
   }
 
@@ -138,26 +135,22 @@ class BunTransport implements Transport {
     if (this.#ending || this.#closed) return;
     this.#ending = true;
     // shutdown() is shutdown(SHUT_WR), a half-close (measured on Bun 1.4.5).
-    if (this.#tailBytes === 0) this.#call(() => this.#socket.shutdown());
+    if (this.#tail.bytes === 0) this.#socket.shutdown();
   }
 
   destroy(): void {
     if (this.#closed || this.#destroyed) return;
     this.#destroyed = true;
-    this.#tail = [];
-    this.#tailBytes = 0;
+    this.#tail.take();
     // Over TCP end() closes at once (measured) without a reset; over TLS it only half-closes.
-    this.#call(() => this.#tls ? this.#socket.terminate() : this.#socket.end());
+    if (this.#tls) this.#socket.terminate();
+    else this.#socket.end();
   }
 
   /** `drain`: sends the kept tail; once it is out, half-closes if asked or tells the sink. */
   flush(): void {
     // Bun also reports drain when nothing waits (after a TLS handshake, for one).
-    if (this.#tailBytes === 0 || this.#closed) return;
-    const tail = coalesce(this.#tail);
-    this.#tail = [];
-    this.#tailBytes = 0;
-    if (!this.#send(tail)) return;
+    if (this.#tail.bytes === 0 || this.#closed || !this.#send(this.#tail.take())) return;
     if (this.#ending) this.#socket.shutdown();
     else this.sink.onDrain();
   }
@@ -176,44 +169,28 @@ class BunTransport implements Transport {
   onClose(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#tail = [];
-    this.#tailBytes = 0;
+    this.#tail.take();
     // What our own destroy() caused is no failure of the socket.
     const reason = this.#error ?? (this.#destroyed ? undefined : error);
-    // Bun may close on the peer's FIN without an `end` call: the peer did end (rule 3).
-    if (reason === undefined && !this.#destroyed) this.onEnd();
-    if (this.#calling) queueMicrotask(() => this.sink.onClose(reason));
-    else this.sink.onClose(reason);
+    // Deferred: Bun may run this handler inside end() or terminate() (rule 1).
+    queueMicrotask(() => {
+      // Bun may close on the peer's FIN without an `end` call: the peer did end (rule 3).
+      if (reason === undefined && !this.#destroyed) this.onEnd();
+      this.sink.onClose(reason);
+    });
   }
 
-  /** Writes buffers until Bun takes less than all; keeps the rest. True when all was taken. */
+  /** Writes buffers until Bun takes less than all, and keeps the rest. True when all was taken. */
   #send(buffers: Uint8Array[]): boolean {
     for (let i = 0; i < buffers.length; i++) {
       const buffer = buffers[i]!;
-      if (buffer.byteLength === 0) continue;
-      const n = this.#socket.write(buffer);
+      const n = buffer.byteLength === 0 ? 0 : this.#socket.write(buffer);
       if (n === buffer.byteLength) continue;
       if (n < 0) return false; // closed: the close handler follows
-      this.#keep([buffer.subarray(n)], 0);
-      this.#keep(buffers, i + 1);
+      this.#tail.keep([buffer.subarray(n)]);
+      this.#tail.keep(buffers, i + 1);
       return false;
     }
     return true;
-  }
-
-  #keep(buffers: Uint8Array[], from: number): void {
-    for (let i = from; i < buffers.length; i++) {
-      const buffer = buffers[i]!;
-      if (buffer.byteLength > 0) this.#tail.push(buffer), this.#tailBytes += buffer.byteLength;
-    }
-  }
-
-  #call(action: () => void): void {
-    this.#calling = true;
-    try {
-      action();
-    } finally {
-      this.#calling = false;
-    }
   }
 }

@@ -10,7 +10,7 @@
  */
 
 import type { Listen, Transport, TransportSink } from "../connection/transport.ts";
-import { acceptOrDestroy, coalesce, listenError } from "./shared.ts";
+import { acceptOrDestroy, Backlog, listenError } from "./shared.ts";
 
 // The part of the Deno namespace used here: the module type-checks without Deno's types.
 interface DenoConn {
@@ -61,8 +61,10 @@ const HIGH_WATER = 64 * 1024;
  */
 // deno-lint-ignore require-await -- async: a throw while binding becomes a rejection
 export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) => {
-  const deno = (globalThis as unknown as { Deno: { listen: DenoListen; listenTls: DenoListen } })
-    .Deno;
+  const deno = (globalThis as { Deno?: unknown }).Deno as Record<
+    "listen" | "listenTls",
+    DenoListen
+  >;
   let listener: DenoListener;
   try {
     listener = tls === undefined
@@ -72,38 +74,28 @@ export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) =
     throw listenError(hostname, port, error);
   }
   let closing = false;
-  let backoff = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let backoff: ReturnType<typeof setTimeout> | undefined;
   let wake = () => {};
   const loop = (async () => {
-    while (!closing) {
-      let conn: DenoConn;
+    for (let delay = 0; !closing;) {
       try {
-        conn = await listener.accept();
-        backoff = 0;
+        const conn = await listener.accept();
+        delay = 0;
+        conn.setNoDelay?.(noDelay);
+        const transport = new DenoTransport(conn);
+        transport.start(acceptOrDestroy(accept, transport));
       } catch {
-        if (closing) return;
-        backoff = Math.min(Math.max(backoff * 2, 5), 1000);
-        await new Promise<void>((
-          resolve,
-        ) => (wake = resolve, timer = setTimeout(resolve, backoff)));
-        continue;
+        // A failed accept (out of file descriptors) must not end the loop: retry, slower each time.
+        delay = Math.min(Math.max(delay * 2, 5), 1000);
+        if (!closing) await new Promise<void>((go) => (wake = go, backoff = setTimeout(go, delay)));
       }
-      conn.setNoDelay?.(noDelay);
-      const transport = new DenoTransport(conn);
-      transport.start(acceptOrDestroy(accept, transport));
     }
   })();
   return {
     port: listener.addr.port,
     hostname: listener.addr.hostname,
     close() {
-      if (!closing) {
-        closing = true;
-        listener.close();
-        clearTimeout(timer);
-        wake();
-      }
+      if (!closing) closing = true, listener.close(), clearTimeout(backoff), wake();
       return loop;
     },
   };
@@ -115,8 +107,8 @@ class DenoTransport implements Transport {
   #conn: DenoConn;
   #sink!: TransportSink;
   #buffer = new Uint8Array(MIN_READ);
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #queue = new Backlog();
+  #inFlight = 0;
   #writing = false;
   #wantDrain = false;
   #paused = false;
@@ -132,7 +124,7 @@ class DenoTransport implements Transport {
   }
 
   get bufferedAmount(): number {
-    return this.#queued;
+    return this.#queue.bytes + this.#inFlight;
   }
 
   start(sink: TransportSink): void {
@@ -142,13 +134,10 @@ class DenoTransport implements Transport {
 
   write(vector: Uint8Array[]): boolean {
     if (this.#ending || this.#closed) return false;
-    for (const buffer of vector) {
-      if (buffer.byteLength > 0) this.#queue.push(buffer), this.#queued += buffer.byteLength;
-    }
-    if (!this.#writing && this.#queue.length > 0) void this.#writeLoop();
-    if (this.#queued < HIGH_WATER) return true;
-    this.#wantDrain = true;
-    return false;
+    this.#queue.keep(vector);
+    if (!this.#writing && this.#queue.bytes > 0) void this.#writeLoop();
+    if (this.bufferedAmount < HIGH_WATER) return true;
+    return this.#wantDrain = true, false;
   }
 
   pause(): void {
@@ -200,15 +189,14 @@ class DenoTransport implements Transport {
   async #writeLoop(): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const buffers = coalesce(this.#queue);
-        this.#queue = [];
-        for (const buffer of buffers) {
+      while (this.#queue.bytes > 0) {
+        this.#inFlight = this.#queue.bytes;
+        for (const buffer of this.#queue.take()) {
           for (let offset = 0; offset < buffer.byteLength;) {
             const n = await this.#conn.write(offset === 0 ? buffer : buffer.subarray(offset));
             if (this.#closed) return;
             offset += n;
-            this.#queued -= n;
+            this.#inFlight -= n;
           }
         }
       }
@@ -245,8 +233,8 @@ class DenoTransport implements Transport {
   #close(error: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#queue = [];
-    this.#queued = 0;
+    this.#queue.take();
+    this.#inFlight = 0;
     try {
       this.#conn.close();
     } catch {

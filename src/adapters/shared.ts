@@ -31,6 +31,28 @@ export function coalesce(vector: Uint8Array[]): Uint8Array[] {
   return [out];
 }
 
+/** Buffers accepted by `write` that the runtime has not taken yet, and their byte count. */
+export class Backlog {
+  bytes = 0;
+  #buffers: Uint8Array[] = [];
+
+  /** Keeps the non-empty buffers of `vector`, from index `from` on. */
+  keep(vector: Uint8Array[], from = 0): void {
+    for (let i = from; i < vector.length; i++) {
+      const buffer = vector[i]!;
+      if (buffer.byteLength > 0) this.#buffers.push(buffer), this.bytes += buffer.byteLength;
+    }
+  }
+
+  /** Takes every kept buffer out, small ones joined; the count falls to 0. */
+  take(): Uint8Array[] {
+    const buffers = coalesce(this.#buffers);
+    this.#buffers = [];
+    this.bytes = 0;
+    return buffers;
+  }
+}
+
 /** The sink of a socket whose `accept` threw: it ignores what the socket still reports. */
 const IGNORE: TransportSink = { onData() {}, onEnd() {}, onDrain() {}, onClose() {} };
 
