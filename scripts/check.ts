@@ -6,11 +6,12 @@
  * 3. `deno check`: everything, with the real Deno and Node types
  * 4. `scripts/check_portable.ts`: the core (everything outside src/adapters/) type-checks
  *    without any runtime's types
- * 5. `scripts/build_npm.ts --no-smoke --no-test`: the npm build compiles, including tsc's
+ * 5. `scripts/check_layers.ts`: dependencies in src/ flow one way, with no import circle
+ * 6. `scripts/build_npm.ts --no-smoke --no-test`: the npm build compiles, including tsc's
  *    `isolatedDeclarations` rule (stricter than JSR's: `export const A = 2 * 1024` needs
  *    `: number`), and its `.d.ts` files type-check without Deno or Bun types
- * 6. `deno publish --dry-run --allow-dirty`: the JSR package is complete and has no slow types
- * 7. `npm pack --dry-run` in npm/ (built by step 5): the npm package packs
+ * 7. `deno publish --dry-run --allow-dirty`: the JSR package is complete and has no slow types
+ * 8. `npm pack --dry-run` in npm/ (built by step 6): the npm package packs
  *
  * Usage: deno run -A scripts/check.ts
  *
@@ -26,6 +27,7 @@ const STEPS: { command: [string, ...string[]]; cwd?: string }[] = [
   { command: [deno, "lint"] },
   { command: [deno, "check"] },
   { command: [deno, "run", "-A", "scripts/check_portable.ts"] },
+  { command: [deno, "run", "-A", "scripts/check_layers.ts"] },
   { command: [deno, "run", "-A", "scripts/build_npm.ts", "--no-smoke", "--no-test"] },
   { command: [deno, "publish", "--dry-run", "--allow-dirty"] },
   { command: ["npm", "pack", "--dry-run"], cwd: "npm" },

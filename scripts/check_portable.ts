@@ -6,7 +6,7 @@
  * 1. `tsc` type-checks `mod.ts` and `src/` (minus `src/adapters/`) with only the ES2023 and DOM
  *    libraries: no `@types/node`, no Deno or Bun types. A use of `process`, `Buffer`, `Deno.*`
  *    or an import of `node:*` fails to type-check. Files under `src/adapters/` that the core
- *    imports (such as `src/adapters/types.ts`) are part of the program, but their diagnostics
+ *    imports (such as `src/adapters/detect.ts`) are part of the program, but their diagnostics
  *    are not counted.
  * 2. A text scan of the same files, comments removed, for `Deno`, `Bun` and `"node:`: catches
  *    what a cast hides from the type checker (`(globalThis as any).Deno`).

@@ -16,8 +16,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { type Connection, type DataMessage, serve, type Server } from "../mod.ts";
 import { type Frame, Opcode } from "../src/protocol/mod.ts";
-import type { Listen } from "../src/adapters/types.ts";
-import { handleUpgrade } from "../src/adapters/node.ts";
+import type { Listen } from "../src/connection/transport.ts";
+import { handleUpgrade } from "../src/adapters/node/mod.ts";
 import { bytesEqual, concat, pattern } from "./helpers/bytes.ts";
 import {
   delay,

@@ -1,316 +1,196 @@
 /**
  * The Bun adapter: {@linkcode listen} over `Bun.listen` (with its `tls` option).
  *
- * Bun hands data to callbacks and may write only part of a chunk, so this module bridges both
- * ways: incoming buffers feed a `ReadableStream` that pauses the socket when it fills, and a write
- * resolves only once its last byte was taken, retrying the rest on `drain`.
+ * Bun's socket handlers map one to one onto a {@linkcode TransportSink}. Bun's `write` may take
+ * only part of a buffer and keeps none of the rest: the adapter keeps the tail and sends it on
+ * `drain`.
  *
  * @module
  */
 
-import type { ByteConnection, Listen, Listener, ListenOptions, RemoteAddress } from "./types.ts";
-import { closedError, concat, messageOf } from "./shared.ts";
+import type { Listen, Transport, TransportSink } from "../connection/transport.ts";
+import { acceptOrDestroy, Backlog, coalesce, listenError } from "./shared.ts";
 
-// The part of Bun's API this module uses, so that it type-checks without Bun's types and only
-// touches `globalThis.Bun` when `listen` is called.
+// The part of Bun's API used here: the module type-checks without Bun's types.
 interface BunSocket {
-  data: BunConnection | undefined;
+  data: BunTransport | undefined;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /** Returns the bytes taken, which may be fewer than given, or -1 once closed. */
+  /** The bytes taken, possibly fewer than given; -1 once closed. */
   write(data: Uint8Array): number;
   shutdown(halfClose?: boolean): void;
   end(): void;
+  terminate(): void;
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
 }
-
-interface BunSocketHandler {
-  open(socket: BunSocket): void;
-  data(socket: BunSocket, data: Uint8Array): void;
-  drain(socket: BunSocket): void;
-  end(socket: BunSocket): void;
-  close(socket: BunSocket, error?: Error): void;
-  error(socket: BunSocket, error: Error): void;
-}
-
+type Handler = (socket: BunSocket, arg: Uint8Array & Error & boolean, error?: Error) => void;
 interface BunListener {
   readonly port: number;
   readonly hostname: string;
   stop(closeActiveConnections?: boolean): void;
 }
 
-interface BunNet {
-  listen(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    tls?: { cert: string; key: string };
-    socket: BunSocketHandler;
-  }): BunListener;
-}
-
-/** Bytes the readable buffers ahead of its consumer before the socket is paused. */
-const READ_AHEAD = 64 * 1024;
 /**
- * Vectors up to this total are concatenated into one write, larger ones written buffer by buffer.
- * Bun has no `writev` and makes one syscall per write, so a split frame costs a syscall and a
- * packet more, and with Nagle on, a small second write can wait for a delayed ACK. Measured
- * (`[header, payload]` vectors to a loopback sink, best of 5): concatenating is 91% faster at
- * 125 B and 41% at 1 KiB, even within noise from 4 to 64 KiB, and 18% slower at 256 KiB.
- */
-const CONCAT_UP_TO = 64 * 1024;
-
-/**
- * Listens with `Bun.listen` (TLS when `tls` is set) and hands every accepted connection to
- * `onConnection` as a {@linkcode ByteConnection}. Rejects when the address cannot be bound.
+ * Listens with `Bun.listen` (TLS when `tls` is set) and gives every accepted socket to `accept`
+ * as a {@linkcode Transport}.
  *
- * @example Echo every connection (Bun only: not run by the doc tests, which run on Deno)
+ * @example Echo every socket (Bun only: not run by the doc tests, which run on Deno)
  * ```ts ignore
  * import { listen } from "@netws/server/bun";
  *
- * const listener = await listen({ hostname: "127.0.0.1", port: 8080, noDelay: true }, (conn) => {
- *   conn.readable
- *     .pipeThrough(new TransformStream<Uint8Array, Uint8Array[]>({
- *       transform: (chunk, controller) => controller.enqueue([chunk]),
- *     }))
- *     .pipeTo(conn.writable)
- *     .catch(() => conn.close());
- * });
+ * const listener = await listen({ hostname: "127.0.0.1", port: 8080, noDelay: true }, (t) => ({
+ *   onData: (chunk) => void t.write([chunk]),
+ *   onEnd: () => t.end(),
+ *   onDrain() {},
+ *   onClose() {},
+ * }));
  * console.log(`listening on port ${listener.port}`);
  * ```
  */
-export const listen: Listen = (options, onConnection) =>
-  // Anything thrown while binding becomes a rejection.
-  new Promise((resolve) => resolve(listenNow(options, onConnection)));
-
-function listenNow(options: ListenOptions, onConnection: (conn: ByteConnection) => void): Listener {
-  const bun = (globalThis as unknown as { Bun: BunNet }).Bun;
-  const { hostname, port, tls, noDelay } = options;
-  const socket: BunSocketHandler = {
+// deno-lint-ignore require-await -- async: a throw while binding becomes a rejection
+export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) => {
+  const handlers: Record<string, Handler> = {
     open(socket) {
       socket.setNoDelay(noDelay);
-      const connection = new BunConnection(socket);
-      socket.data = connection;
-      try {
-        onConnection(connection);
-      } catch (error) {
-        // A throwing callback is a bug of the caller: report it as uncaught, keep accepting.
-        connection.close();
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+      const transport = socket.data = new BunTransport(socket, tls !== undefined);
+      transport.sink = acceptOrDestroy(accept, transport);
     },
-    data: (socket, data) => socket.data?.onData(data),
-    drain: (socket) => socket.data?.onDrain(),
+    // Bun gives a fresh buffer per call, ours to keep: re-typed as a plain Uint8Array, no copy.
+    data: (socket, data) =>
+      socket.data?.sink.onData(Object.setPrototypeOf(data, Uint8Array.prototype)),
+    drain: (socket) => socket.data?.flush(),
+    // A failed TLS handshake closes without an error: keep the one it reports here.
+    handshake: (socket, success, error) =>
+      success || socket.data?.fail(error ?? new Error("Cannot complete the TLS handshake")),
     end: (socket) => socket.data?.onEnd(),
     close: (socket, error) => socket.data?.onClose(error),
-    error: (socket, error) => socket.data?.onError(error),
+    // A failure that does not close the socket by itself: close it, reporting the failure.
+    error: (socket, error) => socket.data?.fail(error),
   };
+  const bun = (globalThis as unknown as { Bun: { listen(o: unknown): BunListener } }).Bun;
   let listener: BunListener;
   try {
     listener = bun.listen({
       hostname,
       port,
-      // Keep writing after the peer half-closes: the readable ends, the writable does not.
       allowHalfOpen: true,
       ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
-      socket,
+      socket: handlers,
     });
   } catch (error) {
-    throw new Error(`Cannot listen on "${hostname}:${port}": ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw listenError(hostname, port, error);
   }
-
   let stopped = false;
-  const result: Listener = {
+  return {
     port: listener.port,
     hostname: listener.hostname,
     close() {
-      if (!stopped) {
-        stopped = true;
-        listener.stop(false);
-      }
+      if (!stopped) stopped = true, listener.stop(false);
       return Promise.resolve();
     },
   };
-  return result;
-}
+};
 
-/** A write Bun took only part of: the rest goes out on `drain`. */
-interface PendingWrite {
-  rest: Uint8Array;
-  resolve(): void;
-  reject(reason: unknown): void;
-}
-
-/** One Bun socket as a {@linkcode ByteConnection}; the handlers above call its `on…` methods. */
-class BunConnection implements ByteConnection {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array[]>;
-  readonly remoteAddr: RemoteAddress;
-  readonly closed: Promise<void>;
-
+/** One Bun socket as a {@linkcode Transport}; the handlers above feed its sink. */
+class BunTransport implements Transport {
+  readonly remoteAddr: { hostname: string; port: number };
+  sink!: TransportSink;
   #socket: BunSocket;
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
+  #tls: boolean;
+  #tail = new Backlog();
   #paused = false;
-  #pending: PendingWrite | undefined;
-  #readEnded = false;
-  #writeEnded = false;
-  #released = false;
-  #resolveClosed!: () => void;
+  #ending = false;
+  #ended = false;
+  #destroyed = false;
+  #closed = false;
+  #error: unknown;
 
-  constructor(socket: BunSocket) {
+  constructor(socket: BunSocket, tls: boolean) {
     this.#socket = socket;
+    this.#tls = tls;
     this.remoteAddr = { hostname: socket.remoteAddress, port: socket.remotePort };
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => {
-        if (this.#paused) {
-          this.#paused = false;
-          this.#socket.resume();
-        }
-      },
-      cancel: () => {
-        this.#readEnded = true;
-        this.#releaseIfDone();
-      },
-    }, { highWaterMark: READ_AHEAD, size: (chunk) => chunk.byteLength });
-    this.writable = new WritableStream<Uint8Array[]>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (vector) => this.#write(vector),
-      close: () => this.#closeWrite(),
-      abort: () => this.close(),
-    });
   }
 
-  close(): void {
-    if (this.#released) return;
-    this.#fail(new Error("Cannot use the connection: it was closed"));
-    // end(), not terminate(): like Node's destroy(), bytes already taken still leave, then a FIN
-    // (terminate() resets the connection). Measured: it closes the socket at once.
-    this.#socket.end();
+  get bufferedAmount(): number {
+    return this.#tail.bytes;
   }
 
-  onData(data: Uint8Array): void {
-    if (this.#readEnded) return;
-    // Bun gives a fresh Buffer per callback, ours to keep: re-typing it as a plain Uint8Array
-    // keeps Uint8Array semantics (subarray, slice) without a copy, and costs less than a new view
-    // (measured: 86 ns against 333 ns).
-    this.#readController.enqueue(Object.setPrototypeOf(data, Uint8Array.prototype));
-    if (!this.#paused && this.#readController.desiredSize! <= 0) {
-      this.#paused = true;
-      this.#socket.pause();
-    }
+  write(vector: Uint8Array[]): boolean {
+    if (this.#ending || this.#closed) return false;
+    if (this.#tail.bytes > 0) return this.#tail.keep(vector), false;
+    return this.#send(coalesce(vector));
   }
 
-  onDrain(): void {
-    const pending = this.#pending;
+  pause(): void {
+    if (!this.#paused && !this.#closed) this.#paused = true, this.#socket.pause();
+  }
+
+  resume(): void {
+    if (this.#paused && !this.#closed) this.#paused = false, this.#socket.resume();
+  }
+
+  end(): void {
+    if (this.#ending || this.#closed) return;
+    this.#ending = true;
+    // shutdown() is shutdown(SHUT_WR), a half-close (measured on Bun 1.4.5).
+    if (this.#tail.bytes === 0) this.#socket.shutdown();
+  }
+
+  destroy(): void {
+    if (this.#closed || this.#destroyed) return;
+    this.#destroyed = true;
+    this.#tail.take();
+    // Over TCP end() closes at once (measured) without a reset; over TLS it only half-closes.
+    if (this.#tls) this.#socket.terminate();
+    else this.#socket.end();
+  }
+
+  /** `drain`: sends the kept tail; once it is out, half-closes if asked or tells the sink. */
+  flush(): void {
     // Bun also reports drain when nothing waits (after a TLS handshake, for one).
-    if (pending === undefined) return;
-    const n = this.#socket.write(pending.rest);
-    if (n === pending.rest.byteLength) {
-      this.#pending = undefined;
-      pending.resolve();
-    } else if (n > 0) {
-      pending.rest = pending.rest.subarray(n);
-    }
-    // n < 0: closed; onClose rejects the write.
+    if (this.#tail.bytes === 0 || this.#closed || !this.#send(this.#tail.take())) return;
+    if (this.#ending) this.#socket.shutdown();
+    else this.sink.onDrain();
   }
 
-  /** The peer half-closed. */
   onEnd(): void {
-    if (this.#readEnded) return;
-    this.#readEnded = true;
-    this.#readController.close();
-    this.#releaseIfDone();
+    if (!this.#ended) this.#ended = true, this.sink.onEnd();
+  }
+
+  fail(error: Error): void {
+    // Bun reports our own terminate() of a TLS socket as a failed handshake: not a failure.
+    if (this.#destroyed || this.#closed) return;
+    this.#error = error;
+    this.destroy();
   }
 
   onClose(error: Error | undefined): void {
-    if (error !== undefined) {
-      this.#fail(error);
-      return;
-    }
-    // Without an error, Bun closes once both sides sent their FIN, sometimes without an `end`.
-    this.onEnd();
-    this.#fail(closedError("write"));
-  }
-
-  /** Bun reports a failure that did not close the socket by itself (a throwing handler, say). */
-  onError(error: Error): void {
-    if (this.#released) return;
-    this.#fail(error);
-    this.#socket.end();
-  }
-
-  #write(vector: Uint8Array[]): Promise<void> | undefined {
-    if (vector.length === 1) return this.#send(vector[0]!);
-    let total = 0;
-    for (const buffer of vector) total += buffer.byteLength;
-    if (total <= CONCAT_UP_TO) return this.#send(concat(vector, total));
-    return this.#sendEach(vector);
-  }
-
-  async #sendEach(vector: Uint8Array[]): Promise<void> {
-    for (const buffer of vector) await this.#send(buffer);
-  }
-
-  /** Writes `buffer`; returns a promise only when Bun did not take all of it. */
-  #send(buffer: Uint8Array): Promise<void> | undefined {
-    if (buffer.byteLength === 0) return;
-    const n = this.#socket.write(buffer);
-    if (n === buffer.byteLength) return;
-    if (n < 0) throw closedError("write");
-    return new Promise((resolve, reject) => {
-      this.#pending = { rest: buffer.subarray(n), resolve, reject };
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#tail.take();
+    // What our own destroy() caused is no failure of the socket.
+    const reason = this.#error ?? (this.#destroyed ? undefined : error);
+    // Deferred: Bun may run this handler inside end() or terminate() (rule 1).
+    queueMicrotask(() => {
+      // Bun may close on the peer's FIN without an `end` call: the peer did end (rule 3).
+      if (reason === undefined && !this.#destroyed) this.onEnd();
+      this.sink.onClose(reason);
     });
   }
 
-  #closeWrite(): void {
-    // Measured on Bun 1.4.5: shutdown() without an argument is shutdown(SHUT_WR), a half-close.
-    this.#socket.shutdown();
-    this.#writeEnded = true;
-    this.#releaseIfDone();
-  }
-
-  #releaseIfDone(): void {
-    if (this.#readEnded && this.#writeEnded && !this.#released) {
-      // Released first: end() may run the close handler before it returns.
-      this.#release();
-      this.#socket.end();
+  /** Writes buffers until Bun takes less than all, and keeps the rest. True when all was taken. */
+  #send(buffers: Uint8Array[]): boolean {
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i]!;
+      const n = buffer.byteLength === 0 ? 0 : this.#socket.write(buffer);
+      if (n === buffer.byteLength) continue;
+      if (n < 0) return false; // closed: the close handler follows
+      this.#tail.keep([buffer.subarray(n)]);
+      this.#tail.keep(buffers, i + 1);
+      return false;
     }
-  }
-
-  /** Ends both streams with `reason` (where still open), rejects a pending write, resolves closed. */
-  #fail(reason: unknown): void {
-    if (this.#released) return;
-    if (!this.#readEnded) {
-      this.#readEnded = true;
-      this.#readController.error(reason);
-    }
-    const pending = this.#pending;
-    if (pending !== undefined) {
-      this.#pending = undefined;
-      pending.reject(reason);
-    }
-    if (!this.#writeEnded) {
-      this.#writeEnded = true;
-      this.#writeController.error(reason);
-    }
-    this.#release();
-  }
-
-  #release(): void {
-    this.#released = true;
-    this.#resolveClosed();
+    return true;
   }
 }

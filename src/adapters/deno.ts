@@ -1,317 +1,247 @@
 /**
  * The Deno adapter: {@linkcode listen} over `Deno.listen` and `Deno.listenTls`.
  *
- * It reads and writes with `conn.read()`, `conn.write()` and `conn.closeWrite()` rather than
- * `conn.readable` and `conn.writable`: both of those close the whole connection when they end, so
- * a peer's half-close would make every later write fail.
+ * One read loop per socket, with one read pending while it is not paused, and one write loop that
+ * sends what was queued meanwhile in as few writes as it can. It uses `conn.read()`,
+ * `conn.write()` and `conn.closeWrite()` rather than `conn.readable` and `conn.writable`, which
+ * close the whole connection when either ends.
  *
  * @module
  */
 
-import type { ByteConnection, Listen, Listener, ListenOptions, RemoteAddress } from "./types.ts";
-import { closedError, concat, messageOf } from "./shared.ts";
+import type { Listen, Transport, TransportSink } from "../connection/transport.ts";
+import { acceptOrDestroy, Backlog, listenError } from "./shared.ts";
 
-// The part of the Deno namespace this module uses, so that it type-checks without Deno's ambient
-// types (the npm build) and only touches `globalThis.Deno` when `listen` is called.
-interface DenoAddr {
-  hostname: string;
-  port: number;
-}
-
+// The part of the Deno namespace used here: the module type-checks without Deno's types.
 interface DenoConn {
-  readonly remoteAddr: DenoAddr;
+  readonly remoteAddr: { hostname: string; port: number };
   read(buffer: Uint8Array): Promise<number | null>;
   write(data: Uint8Array): Promise<number>;
   closeWrite(): Promise<void>;
   close(): void;
-  // Missing on TlsConn.
-  setNoDelay?: (noDelay?: boolean) => void;
+  setNoDelay?: (noDelay?: boolean) => void; // missing on TlsConn
 }
-
 interface DenoListener {
-  readonly addr: DenoAddr;
+  readonly addr: { hostname: string; port: number };
   accept(): Promise<DenoConn>;
   close(): void;
 }
-
-interface DenoNet {
-  listen(options: { hostname: string; port: number }): DenoListener;
-  listenTls(options: { hostname: string; port: number; cert: string; key: string }): DenoListener;
-}
+type DenoListen = (options: Record<string, unknown>) => DenoListener;
 
 /**
- * Bytes asked of the kernel per read, adapted to the traffic: the buffer doubles after a read that
- * filled it, up to the maximum (what Deno's own readable uses), and falls back to the minimum
- * after a small read. Each connection has a read pending at all times, so an idle connection
- * pinning 64 KiB made Deno's memory per idle connection 4x its peer's.
+ * The read buffer doubles after a read that filled it, up to the maximum, and falls back to the
+ * minimum after a small one: an idle socket pins 4 KiB, not 64. Reads up to 16 KiB are copied out
+ * and the buffer reused (measured: `slice` of 16 KiB 2.6 µs, a new 64 KiB buffer 9 µs).
  */
-const MIN_READ_SIZE = 4 * 1024;
-const MAX_READ_SIZE = 64 * 1024;
-/**
- * Reads up to this size are copied out and the read buffer is reused; larger ones are handed over
- * and a new buffer is allocated. Measured on Deno 2.9.6: `slice(0, 16 KiB)` takes 2.6 µs,
- * `new Uint8Array(64 KiB)` 9 µs; and a small chunk then does not pin 64 KiB.
- */
-const COPY_READS_UP_TO = 16 * 1024;
-/** Bytes the readable reads ahead of its consumer before it stops reading the socket. */
-const READ_AHEAD = 64 * 1024;
-/**
- * Vectors up to this total are concatenated into one write, larger ones written buffer by buffer.
- * Deno has no `writev` and makes one syscall per write, so a split frame costs a syscall and a
- * packet more, and with Nagle on, a small second write can wait for a delayed ACK. Measured
- * (`[header, payload]` vectors to a loopback sink, best of 5): concatenating is 24% faster at
- * 125 B, even within noise from 1 to 64 KiB, and 22% slower at 256 KiB, where copying dominates.
- */
-const CONCAT_UP_TO = 64 * 1024;
-/** Bounds of the pause after a failed accept (for example when out of file descriptors). */
-const ACCEPT_BACKOFF_MIN_MS = 5;
-const ACCEPT_BACKOFF_MAX_MS = 1000;
+const MIN_READ = 4 * 1024;
+const MAX_READ = 64 * 1024;
+const COPY_UP_TO = 16 * 1024;
+/** Queued bytes from which `write` returns false. */
+const HIGH_WATER = 64 * 1024;
 
 /**
- * Listens with `Deno.listen`, or `Deno.listenTls` when `tls` is set, and hands every accepted
- * connection to `onConnection` as a {@linkcode ByteConnection}. Rejects when the address cannot be
- * bound. Accept errors do not stop the listener; {@linkcode Listener.close} does.
+ * Listens with `Deno.listen`, or `Deno.listenTls` when `tls` is set, and gives every accepted
+ * socket to `accept` as a {@linkcode Transport}. A failed accept (out of file descriptors) pauses
+ * the loop briefly instead of ending it.
  *
- * @example Echo every connection
+ * @example Echo every socket
  * ```ts
  * import { listen } from "@netws/server/deno";
  * import assert from "node:assert/strict";
  *
- * const listener = await listen({ hostname: "127.0.0.1", port: 0, noDelay: true }, (conn) => {
- *   // Each chunk read goes back as a one-buffer vector.
- *   conn.readable
- *     .pipeThrough(new TransformStream<Uint8Array, Uint8Array[]>({
- *       transform: (chunk, controller) => controller.enqueue([chunk]),
- *     }))
- *     .pipeTo(conn.writable)
- *     .catch(() => conn.close());
- * });
- * assert.ok(listener.port > 0); // port 0 asked for a free one
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0, noDelay: true }, (transport) => ({
+ *   onData: (chunk) => void transport.write([chunk]),
+ *   onEnd: () => transport.end(),
+ *   onDrain() {},
+ *   onClose() {},
+ * }));
+ * assert.ok(listener.port > 0);
  * await listener.close();
  * ```
  */
-export const listen: Listen = (options, onConnection) =>
-  // Anything thrown while binding becomes a rejection.
-  new Promise((resolve) => resolve(listenNow(options, onConnection)));
-
-function listenNow(options: ListenOptions, onConnection: (conn: ByteConnection) => void): Listener {
-  const deno = (globalThis as unknown as { Deno: DenoNet }).Deno;
-  const { hostname, port, tls, noDelay } = options;
+// deno-lint-ignore require-await -- async: a throw while binding becomes a rejection
+export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) => {
+  const deno = (globalThis as { Deno?: unknown }).Deno as Record<
+    "listen" | "listenTls",
+    DenoListen
+  >;
   let listener: DenoListener;
   try {
     listener = tls === undefined
       ? deno.listen({ hostname, port })
       : deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
   } catch (error) {
-    throw new Error(`Cannot listen on "${hostname}:${port}": ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw listenError(hostname, port, error);
   }
-
   let closing = false;
-  let wake: (() => void) | undefined;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const acceptLoop = async () => {
-    let backoff = 0;
-    while (!closing) {
-      let conn: DenoConn;
+  let backoff: ReturnType<typeof setTimeout> | undefined;
+  let wake = () => {};
+  const loop = (async () => {
+    for (let delay = 0; !closing;) {
       try {
-        conn = await listener.accept();
+        const conn = await listener.accept();
+        delay = 0;
+        conn.setNoDelay?.(noDelay);
+        const transport = new DenoTransport(conn);
+        transport.start(acceptOrDestroy(accept, transport));
       } catch {
-        if (closing) return;
-        // A failed accept (EMFILE, ECONNABORTED…) must not end the server: retry, slower each time.
-        backoff = Math.min(Math.max(backoff * 2, ACCEPT_BACKOFF_MIN_MS), ACCEPT_BACKOFF_MAX_MS);
-        await sleep(backoff);
-        continue;
-      }
-      backoff = 0;
-      if (conn.setNoDelay !== undefined) conn.setNoDelay(noDelay);
-      const connection = new DenoConnection(conn);
-      try {
-        onConnection(connection);
-      } catch (error) {
-        // A throwing callback is a bug of the caller: report it as uncaught, keep accepting.
-        connection.close();
-        queueMicrotask(() => {
-          throw error;
-        });
+        // A failed accept (out of file descriptors) must not end the loop: retry, slower each time.
+        delay = Math.min(Math.max(delay * 2, 5), 1000);
+        if (!closing) await new Promise<void>((go) => (wake = go, backoff = setTimeout(go, delay)));
       }
     }
-  };
-  const loopDone = acceptLoop();
-
-  let closed: Promise<void> | undefined;
-  const result: Listener = {
+  })();
+  return {
     port: listener.addr.port,
     hostname: listener.addr.hostname,
     close() {
-      if (closed === undefined) {
-        closing = true;
-        try {
-          listener.close();
-        } catch {
-          // Already closed.
-        }
-        wake?.();
-        closed = loopDone;
-      }
-      return closed;
+      if (!closing) closing = true, listener.close(), clearTimeout(backoff), wake();
+      return loop;
     },
   };
-  return result;
-}
+};
 
-/** One accepted `Deno.Conn` as a {@linkcode ByteConnection}. */
-class DenoConnection implements ByteConnection {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array[]>;
-  readonly remoteAddr: RemoteAddress;
-  readonly closed: Promise<void>;
-
+/** One `Deno.Conn` as a {@linkcode Transport}. */
+class DenoTransport implements Transport {
+  readonly remoteAddr: { hostname: string; port: number };
   #conn: DenoConn;
-  #buffer = new Uint8Array(MIN_READ_SIZE);
-  #readController!: ReadableStreamDefaultController<Uint8Array>;
-  #writeController!: WritableStreamDefaultController;
+  #sink!: TransportSink;
+  #buffer = new Uint8Array(MIN_READ);
+  #queue = new Backlog();
+  #inFlight = 0;
+  #writing = false;
+  #wantDrain = false;
+  #paused = false;
+  #resume: ((open: boolean) => void) | undefined;
+  #ending = false;
   #readEnded = false;
   #writeEnded = false;
-  #released = false;
-  #resolveClosed!: () => void;
+  #closed = false;
 
   constructor(conn: DenoConn) {
     this.#conn = conn;
     this.remoteAddr = { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port };
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: () => this.#pull(),
-      cancel: () => {
+  }
+
+  get bufferedAmount(): number {
+    return this.#queue.bytes + this.#inFlight;
+  }
+
+  start(sink: TransportSink): void {
+    this.#sink = sink;
+    if (!this.#closed) void this.#readLoop();
+  }
+
+  write(vector: Uint8Array[]): boolean {
+    if (this.#ending || this.#closed) return false;
+    this.#queue.keep(vector);
+    if (!this.#writing && this.#queue.bytes > 0) void this.#writeLoop();
+    if (this.bufferedAmount < HIGH_WATER) return true;
+    return this.#wantDrain = true, false;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wake(true);
+  }
+
+  end(): void {
+    if (this.#ending || this.#closed) return;
+    this.#ending = true;
+    if (!this.#writing) void this.#closeWrite();
+  }
+
+  destroy(): void {
+    this.#close(undefined);
+  }
+
+  async #readLoop(): Promise<void> {
+    while (!this.#closed) {
+      if (this.#paused && !await this.#resumed()) return;
+      let n: number | null;
+      try {
+        n = await this.#conn.read(this.#buffer);
+      } catch (error) {
+        // TLS alerts, a plain client on a TLS port, resets: the socket failed, not the code.
+        return this.#close(error);
+      }
+      if (this.#closed) return;
+      if (n === null) {
         this.#readEnded = true;
-        this.#releaseIfDone();
-      },
-    }, { highWaterMark: READ_AHEAD, size: (chunk) => chunk.byteLength });
-    this.writable = new WritableStream<Uint8Array[]>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (vector) => this.#write(vector),
-      close: () => this.#closeWrite(),
-      abort: () => this.close(),
-    });
-  }
-
-  close(): void {
-    this.#fail(new Error("Cannot use the connection: it was closed"));
-  }
-
-  async #pull(): Promise<void> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(this.#buffer);
-    } catch (error) {
-      // After close() the readable is already errored and this is a no-op.
-      this.#fail(error);
-      return;
-    }
-    // Cancelled or closed while the read was pending.
-    if (this.#readEnded) return;
-    if (n === null) {
-      this.#readEnded = true;
-      this.#readController.close();
-      this.#releaseIfDone();
-      return;
-    }
-    const size = this.#buffer.length;
-    const nextSize = n === size
-      ? Math.min(size * 2, MAX_READ_SIZE)
-      : n <= MIN_READ_SIZE / 2
-      ? MIN_READ_SIZE
-      : size;
-    if (n <= COPY_READS_UP_TO) {
-      this.#readController.enqueue(this.#buffer.slice(0, n));
-      if (nextSize !== size) this.#buffer = new Uint8Array(nextSize);
-    } else {
-      this.#readController.enqueue(this.#buffer.subarray(0, n));
-      this.#buffer = new Uint8Array(nextSize);
-    }
-  }
-
-  async #write(vector: Uint8Array[]): Promise<void> {
-    try {
-      if (vector.length === 1) {
-        await this.#writeAll(vector[0]!);
+        this.#sink.onEnd();
+        if (this.#writeEnded) this.#close(undefined);
         return;
       }
-      let total = 0;
-      for (const buffer of vector) total += buffer.byteLength;
-      if (total <= CONCAT_UP_TO) {
-        await this.#writeAll(concat(vector, total));
-      } else {
-        for (const buffer of vector) await this.#writeAll(buffer);
-      }
-    } catch (error) {
-      const reason = this.#released ? closedError("write") : error;
-      this.#fail(reason);
-      throw reason;
+      const size = this.#buffer.length;
+      const next = n === size ? Math.min(size * 2, MAX_READ) : n <= MIN_READ / 2 ? MIN_READ : size;
+      const chunk = n <= COPY_UP_TO ? this.#buffer.slice(0, n) : this.#buffer.subarray(0, n);
+      if (n > COPY_UP_TO || next !== size) this.#buffer = new Uint8Array(next);
+      // A read that was pending when pause() came is held until resume().
+      if (this.#paused && !await this.#resumed()) return;
+      this.#sink.onData(chunk);
     }
   }
 
-  async #writeAll(buffer: Uint8Array): Promise<void> {
-    let offset = 0;
-    // `write` may take only part of the buffer.
-    while (offset < buffer.byteLength) {
-      offset += await this.#conn.write(offset === 0 ? buffer : buffer.subarray(offset));
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.bytes > 0) {
+        this.#inFlight = this.#queue.bytes;
+        for (const buffer of this.#queue.take()) {
+          for (let offset = 0; offset < buffer.byteLength;) {
+            const n = await this.#conn.write(offset === 0 ? buffer : buffer.subarray(offset));
+            if (this.#closed) return;
+            offset += n;
+            this.#inFlight -= n;
+          }
+        }
+      }
+    } catch (error) {
+      return this.#close(error);
+    } finally {
+      this.#writing = false;
     }
+    if (this.#closed) return;
+    if (this.#ending) return this.#closeWrite();
+    if (this.#wantDrain) this.#wantDrain = false, this.#sink.onDrain();
   }
 
   async #closeWrite(): Promise<void> {
     try {
       await this.#conn.closeWrite();
     } catch (error) {
-      const reason = this.#released ? closedError("close the writable") : error;
-      this.#fail(reason);
-      throw reason;
+      return this.#close(error);
     }
     this.#writeEnded = true;
-    this.#releaseIfDone();
+    if (this.#readEnded) this.#close(undefined);
   }
 
-  /** Both directions ended cleanly: free the resource. */
-  #releaseIfDone(): void {
-    if (this.#readEnded && this.#writeEnded) this.#release();
+  #resumed(): Promise<boolean> {
+    return new Promise((resolve) => this.#resume = resolve);
   }
 
-  /** Ends both streams with `reason` (where still open) and frees the resource. */
-  #fail(reason: unknown): void {
-    if (this.#released) return;
-    if (!this.#readEnded) {
-      this.#readEnded = true;
-      this.#readController.error(reason);
-    }
-    if (!this.#writeEnded) {
-      this.#writeEnded = true;
-      this.#writeController.error(reason);
-    }
-    this.#release();
+  #wake(open: boolean): void {
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.(open);
   }
 
-  #release(): void {
-    if (this.#released) return;
-    this.#released = true;
+  #close(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.take();
+    this.#inFlight = 0;
     try {
       this.#conn.close();
     } catch {
       // Already closed.
     }
-    this.#resolveClosed();
+    this.#wake(false);
+    // Deferred: destroy() must not call the sink (rule 1).
+    queueMicrotask(() => this.#sink.onClose(error));
   }
 }

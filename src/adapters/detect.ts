@@ -1,10 +1,11 @@
 /**
- * Picks the adapter of the runtime the code runs on.
+ * Picks the adapter of the runtime the code runs on: the one module that imports an adapter by
+ * runtime.
  *
  * @module
  */
 
-import type { Listen } from "./types.ts";
+import type { Listen } from "../connection/transport.ts";
 
 /**
  * Resolves to the {@linkcode Listen} adapter of the current runtime: Deno's when `globalThis.Deno`
@@ -17,8 +18,9 @@ import type { Listen } from "./types.ts";
  * import assert from "node:assert/strict";
  *
  * const listen = await detectListen();
- * const listener = await listen({ hostname: "127.0.0.1", port: 0, noDelay: true }, (conn) => {
- *   conn.close();
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0, noDelay: true }, (t) => {
+ *   t.destroy();
+ *   return { onData() {}, onEnd() {}, onDrain() {}, onClose() {} };
  * });
  * assert.ok(listener.port > 0);
  * await listener.close();
@@ -29,5 +31,5 @@ export async function detectListen(): Promise<Listen> {
   const runtime = globalThis as { Deno?: unknown; Bun?: unknown };
   if (runtime.Deno !== undefined) return (await import("./deno.ts")).listen;
   if (runtime.Bun !== undefined) return (await import("./bun.ts")).listen;
-  return (await import("./node.ts")).listen;
+  return (await import("./node/net.ts")).listen;
 }

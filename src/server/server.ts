@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { ByteConnection } from "../adapters/types.ts";
 import {
   Connection,
   connectionSession,
@@ -22,8 +21,6 @@ import type {
 import type { ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
 import { KeepAlive } from "./keepalive.ts";
-// TEMPORARY: until every adapter produces transports.
-import { bridgeByteConnection, bridgeListen, type LegacyListen } from "./legacy_bridge.ts";
 import { DEFAULTS, type ServeConfig, type Settings, settingsOf } from "./options.ts";
 
 /** Options of `serve`: the values of `ServeConfig`, and the callbacks. */
@@ -57,7 +54,7 @@ export interface ServeOptions extends ServeConfig {
    *
    * @default the adapter of the running runtime
    */
-  listen?: Listen | LegacyListen | false | undefined;
+  listen?: Listen | false | undefined;
 }
 
 /**
@@ -94,7 +91,7 @@ export class Server implements UpgradeTarget {
    */
   constructor(
     options: ServeOptions = {},
-    listen?: () => Promise<Listen | LegacyListen | undefined>,
+    listen?: () => Promise<Listen | undefined>,
   ) {
     const settings = settingsOf(options);
     this.#options = options;
@@ -119,11 +116,11 @@ export class Server implements UpgradeTarget {
 
   async #start(
     settings: Settings,
-    listen?: () => Promise<Listen | LegacyListen | undefined>,
+    listen?: () => Promise<Listen | undefined>,
   ): Promise<void> {
     const chosen = await listen?.();
     if (chosen === undefined) return;
-    this.#listener = await bridgeListen(chosen)(
+    this.#listener = await chosen(
       {
         port: settings.port,
         hostname: settings.hostname,
@@ -175,16 +172,6 @@ export class Server implements UpgradeTarget {
     }
     session.start(request);
     return session;
-  }
-
-  /**
-   * TEMPORARY: runs a connection over a byte connection of the adapters' former contract, as
-   * `handleUpgrade` of `@netws/server/node` still hands them. Goes once it passes transports.
-   *
-   * @internal
-   */
-  handleConnection(conn: ByteConnection, request?: ParsedRequest): void {
-    bridgeByteConnection(conn, (transport) => this.accept(transport, request));
   }
 
   #startTicking(period: number): void {

@@ -8,7 +8,7 @@ import { it } from "node:test";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { type Connection, serve, type ServeOptions, type Server } from "../../mod.ts";
 import { type Frame, FrameParser } from "../../src/protocol/mod.ts";
-import type { Listen } from "../../src/adapters/types.ts";
+import type { Listen } from "../../src/connection/transport.ts";
 import { concat } from "./bytes.ts";
 import { clientFrame, RawClient, type RawResponse, upgradeRequest } from "./raw_client.ts";
 import { WsClient } from "./ws_client.ts";
@@ -32,7 +32,7 @@ export async function loadAdapters(): Promise<{ name: string; listen: Listen }[]
   } else if (runtime.Bun !== undefined) {
     adapters.push({ name: "bun", listen: (await import("../../src/adapters/bun.ts")).listen });
   }
-  adapters.push({ name: "node", listen: (await import("../../src/adapters/node.ts")).listen });
+  adapters.push({ name: "node", listen: (await import("../../src/adapters/node/net.ts")).listen });
   return adapters;
 }
 
@@ -91,12 +91,12 @@ export class Scope {
 const TEST_TIMEOUT_MS = 15_000;
 
 /**
- * Declares a test with a scope and a time limit. `t.after` never runs under `deno test`, so the
+ * Declares a test with a scope and a time limit (skipped, with the reason, when `skip` is set). `t.after` never runs under `deno test`, so the
  * scope is disposed in a `finally`. The time limit's timer is set before the test starts: on Deno,
  * a timer set while `mock.timers` mocks `setTimeout` is mocked even through a saved reference.
  */
-export function test(name: string, fn: (scope: Scope) => Promise<void>): void {
-  it(name, async () => {
+export function test(name: string, fn: (scope: Scope) => Promise<void>, skip?: string): void {
+  it(name, skip === undefined ? {} : { skip }, async () => {
     const scope = new Scope();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
