@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { HandshakeError } from "../src/handshake/errors.ts";
 import { HandshakeError as RootHandshakeError } from "../mod.ts";
-import { HandshakeError as LegacyHandshakeError } from "../src/protocol/errors.ts";
+import { HandshakeError as SubpathHandshakeError } from "../src/handshake/mod.ts";
 import { closeFrameFor, WebSocketError } from "../src/protocol/mod.ts";
 
 describe("HandshakeError", () => {
@@ -57,6 +57,6 @@ describe("HandshakeError", () => {
 
   it("HandshakeError is one class on every import path", () => {
     assert.equal(RootHandshakeError, HandshakeError);
-    assert.equal(LegacyHandshakeError, HandshakeError);
+    assert.equal(SubpathHandshakeError, HandshakeError);
   });
 });

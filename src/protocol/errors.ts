@@ -176,11 +176,6 @@ function tooBigMessage(code: string, size: number, limit: number): string {
   }
 }
 
-// HandshakeError moved to src/handshake/errors.ts: a refused handshake is an HTTP answer with no
-// close code. Re-exported here only for modules that still import it from this file; it leaves
-// once they import "../handshake/mod.ts".
-export { HandshakeError } from "../handshake/errors.ts";
-
 /** A close frame's content: the code and a UTF-8 reason of at most 123 bytes. */
 export interface CloseFrameContent {
   /** The close code. */
