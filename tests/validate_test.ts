@@ -59,6 +59,8 @@ describe("validateServeOptions", () => {
       onConnect: fn,
       onShutdown: fn,
       onError: fn,
+      onHandshakeError: fn,
+      path: "/ws",
       listen: false,
     };
     validateServeOptions(options);

@@ -103,6 +103,11 @@ export interface ConnectionEventMap {
   text: [text: string];
   /** A binary message arrived. */
   binary: [data: Uint8Array];
+  /**
+   * A text or binary message arrived, after its `text` or `binary` event: the one listener a
+   * `ws` user is used to, `(conn, data, isBinary)`.
+   */
+  message: [data: string | Uint8Array, isBinary: boolean];
   /** A ping arrived; the pong was already sent. */
   ping: [data: Uint8Array];
   /** A pong arrived. */

@@ -95,6 +95,10 @@ export interface OpeningSettings<Conn> {
   readonly onRequest:
     | ((request: Request, conn: Conn) => Response | Promise<Response>)
     | undefined;
+  /** The one path that upgrades, if set: an upgrade to another path is 404, or `onRequest`'s. */
+  readonly path: string | undefined;
+  /** Told of every handshake answered with an error status, with the peer's address. */
+  onRefused(error: HandshakeError, remoteAddr: RemoteAddress): void;
 }
 
 /** The answer to send: `101` and the request it accepts, or a response after which to close. */
@@ -181,9 +185,19 @@ export class OpeningHandshake<Conn> {
     const host = this.#host;
     const settings = this.#settings;
     try {
-      if (!isUpgradeRequest(parsed)) {
+      const elsewhere = settings.path !== undefined && parsed.path !== settings.path;
+      if (!isUpgradeRequest(parsed) || elsewhere) {
         if (settings.onRequest !== undefined) {
           return await answerHttp(parsed, settings.onRequest, settings.secure, host);
+        }
+        if (elsewhere) {
+          throw new HandshakeError(
+            `Cannot accept handshake: no WebSocket endpoint at ${JSON.stringify(parsed.path)}`,
+            404,
+            "NOT_FOUND",
+            {},
+            "No WebSocket endpoint at this path",
+          );
         }
         throw new HandshakeError(
           "Cannot accept request: this endpoint serves WebSocket only",
@@ -238,6 +252,11 @@ export class OpeningHandshake<Conn> {
       headers: failure.headers,
       ...(failure.body === undefined ? {} : { body: failure.body }),
     });
+    try {
+      this.#settings.onRefused(failure, this.#host.transport.remoteAddr);
+    } catch (nested) {
+      this.#host.reportError(nested);
+    }
     return { accepted: undefined, response, reason: failure.message };
   }
 }
@@ -249,9 +268,11 @@ async function answerHttp<Conn>(
   secure: boolean,
   host: OpeningHost<Conn>,
 ): Promise<OpeningAnswer> {
+  // A head that makes no valid Request is the client's fault: its HandshakeError is a 400.
+  const request = toRequest(parsed, { secure });
   let response: Response;
   try {
-    response = await onRequest(toRequest(parsed, { secure }), host.conn);
+    response = await onRequest(request, host.conn);
     if (!(response instanceof Response)) {
       throw new TypeError("Cannot answer request: onRequest did not return a Response");
     }

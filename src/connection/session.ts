@@ -252,8 +252,13 @@ export class Session<Conn>
   /** A message from the protocol. */
   message(message: DataMessage): void {
     this.#streams?.enqueue(message);
-    if (message.type === "text") this.listeners.emit("text", message.data);
-    else this.listeners.emit("binary", message.data);
+    if (message.type === "text") {
+      this.listeners.emit("text", message.data);
+      this.listeners.emit("message", message.data, false);
+    } else {
+      this.listeners.emit("binary", message.data);
+      this.listeners.emit("message", message.data, true);
+    }
   }
 
   #onEnd(): void {

@@ -6,6 +6,9 @@
  * @module
  */
 
+import type { HandshakeError } from "../handshake/mod.ts";
+import type { RemoteAddress } from "./transport.ts";
+
 /** What a connection gets from its server; `Conn` is the connection's public face. */
 export interface SessionSettings<Conn> {
   maxFrameSize: number;
@@ -21,6 +24,10 @@ export interface SessionSettings<Conn> {
   fragmentSize: number;
   secure: boolean;
   onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
+  /** The one path that upgrades; other paths are 404 (or go to `onRequest`). */
+  path: string | undefined;
+  /** Told of every handshake answered with an error status. */
+  onRefused(error: HandshakeError, remoteAddr: RemoteAddress): void;
   /** The keepalive sweep's counter: a connection remembers its value when bytes arrive. */
   clock: { ticks: number };
   reportError(error: unknown, conn: Conn): void;

@@ -165,6 +165,14 @@ export interface ServeConfig {
    * @default {Infinity} one frame per message
    */
   fragmentSize?: number | undefined;
+  /**
+   * The one path that upgrades to WebSocket, such as `"/ws"` (ws's `path`). An upgrade request to
+   * another path goes to `onRequest` when there is one and is answered `404` otherwise. The query
+   * is not part of the path.
+   *
+   * @default {undefined} every path upgrades
+   */
+  path?: string | undefined;
 }
 
 /** Options after their checks, with every default filled in. Times are in seconds. */
@@ -184,6 +192,7 @@ export interface Settings {
   tickPeriod: number;
   maxBufferedAmount: number;
   fragmentSize: number;
+  path: string | undefined;
 }
 
 /** Checks every option; throws a `RangeError` for the first that is out of range. */
@@ -216,6 +225,7 @@ export function settingsOf(options: ServeConfig): Settings {
       DEFAULT_MAX_BUFFERED_AMOUNT,
     ),
     fragmentSize: checkLimit("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
+    path: options.path,
   };
 }
 

@@ -7,9 +7,12 @@
 
 import { detectListen } from "../adapters/detect.ts";
 import { type ServeOptions, Server } from "./server.ts";
+import { validateServeOptions } from "./validate.ts";
 
 /**
- * Starts a WebSocket server on the running runtime (Deno, Bun or Node).
+ * Starts a WebSocket server on the running runtime (Deno, Bun or Node). Throws a `TypeError` or
+ * `RangeError` for a bad option before anything listens; `server.ready` rejects if it cannot
+ * listen.
  *
  * @example Echo server with per-connection limits
  * ```ts
@@ -29,6 +32,8 @@ import { type ServeOptions, Server } from "./server.ts";
  * ```
  */
 export function serve(options: ServeOptions = {}): Server {
+  // One check for every runtime, before anything listens: unknown keys, types, TLS settings.
+  validateServeOptions(options);
   const { listen } = options;
   return new Server(
     options,

@@ -14,13 +14,15 @@ import {
 import type {
   Listen,
   Listener,
+  RemoteAddress,
   Transport,
   TransportSink,
   UpgradeTarget,
 } from "../connection/transport.ts";
-import type { ParsedRequest } from "../handshake/mod.ts";
+import type { HandshakeError, ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
 import { KeepAlive } from "./keepalive.ts";
+import { rateLimitedRefusalLog } from "./refusals.ts";
 import { DEFAULTS, type ServeConfig, type Settings, settingsOf } from "./options.ts";
 
 /** Options of `serve`: the values of `ServeConfig`, and the callbacks. */
@@ -48,6 +50,14 @@ export interface ServeOptions extends ServeConfig {
    * @default logs with `console.error`
    */
   onError?: ((error: unknown, conn: Connection | undefined) => void) | undefined;
+  /**
+   * Called with every handshake answered with an error status (400, 403, 404, 426, 431, 500…)
+   * and the peer's address: the error's `status`, `code` and `message` say why. It is not
+   * called for a client that went away or timed out before its request head was complete.
+   *
+   * @default a `console.warn` line at most every 10 seconds
+   */
+  onHandshakeError?: ((error: HandshakeError, remoteAddr: RemoteAddress) => void) | undefined;
   /**
    * The adapter to listen with, such as `listen` from `@netws/server/node`; `false` to listen
    * nowhere and take connections from `handleUpgrade` of `@netws/server/node` only.
@@ -102,6 +112,7 @@ export class Server implements UpgradeTarget {
       ...settings,
       secure: settings.tls !== undefined,
       onRequest: options.onRequest,
+      onRefused: options.onHandshakeError ?? rateLimitedRefusalLog(),
       clock: this.#keepAlive.clock,
       reportError: (error, conn) => this.#reportError(error, conn),
       onOpen: (conn) => this.#open.add(conn),

@@ -45,6 +45,8 @@ function connect(overrides: Partial<ConnectionSettings> = {}): Harness {
     ...DEFAULTS,
     secure: false,
     onRequest: undefined,
+    path: undefined,
+    onRefused() {},
     clock: { ticks: 0 },
     reportError: (error) => void errors.push(error),
     onOpen() {},

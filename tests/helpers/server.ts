@@ -6,7 +6,14 @@
  */
 import { it } from "node:test";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { type Connection, serve, type ServeOptions, type Server } from "../../mod.ts";
+import {
+  type Connection,
+  type HandshakeError,
+  type RemoteAddress,
+  serve,
+  type ServeOptions,
+  type Server,
+} from "../../mod.ts";
 import { type Frame, FrameParser } from "../../src/protocol/mod.ts";
 import type { Listen } from "../../src/connection/transport.ts";
 import { concat } from "./bytes.ts";
@@ -121,6 +128,7 @@ export class Log {
   readonly ready: Connection[] = [];
   readonly disconnects: { conn: Connection; code: number; reason: string }[] = [];
   readonly errors: { error: unknown; conn: Connection | undefined }[] = [];
+  readonly refusals: { error: HandshakeError; remoteAddr: RemoteAddress }[] = [];
 
   /** What `disconnect` reported for `conn`. */
   disconnectsOf(conn: Connection): { conn: Connection; code: number; reason: string }[] {
@@ -163,7 +171,7 @@ export async function start(
   options: StartOptions = {},
 ): Promise<Started> {
   const log = new Log();
-  const { echo = true, onConnect, onError, ...rest } = options;
+  const { echo = true, onConnect, onError, onHandshakeError, ...rest } = options;
   const server = serve({
     closeTimeout: 1,
     handshakeTimeout: 5,
@@ -187,6 +195,10 @@ export async function start(
     onError(error, conn) {
       log.errors.push({ error, conn });
       onError?.(error, conn);
+    },
+    onHandshakeError(error, remoteAddr) {
+      log.refusals.push({ error, remoteAddr });
+      onHandshakeError?.(error, remoteAddr);
     },
   });
   scope.defer(() => within(server.shutdown(), 5000, "shut down"), true);
