@@ -20,6 +20,28 @@ export interface DenoConfig {
   exports: Record<string, string>;
   /** Compiler options shared by `deno check` and `tsc`. */
   compilerOptions?: Record<string, unknown>;
+  /** The import map: bare specifier to `./file.ts` or `npm:name@range`. */
+  imports?: Record<string, string>;
+}
+
+/**
+ * The npm packages the sources import, from the `npm:name@range` entries of `deno.json`'s import
+ * map: name to version range. Each is an optional peer dependency of the npm package, needed only
+ * by the subpath that imports it (the `ioredis` client by `./redis`).
+ */
+export function npmImports(config: DenoConfig): Record<string, string> {
+  const packages: Record<string, string> = {};
+  for (const [specifier, target] of Object.entries(config.imports ?? {})) {
+    const match = /^npm:((?:@[^/@]+\/)?[^/@]+)@([^/]+)$/.exec(target);
+    if (match === null) continue;
+    if (match[1] !== specifier) {
+      throw new Error(
+        `Cannot read deno.json: import "${specifier}" must map to its own package, not "${target}"`,
+      );
+    }
+    packages[match[1]!] = match[2]!;
+  }
+  return packages;
 }
 
 /** Reads and validates `deno.json`: the single source of truth for name, version and exports. */

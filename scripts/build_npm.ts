@@ -7,8 +7,9 @@
  *    real runtime types, which `tsc` lacks for Deno and Bun.
  * 3. Writes `npm/package.json`, copies README.md and LICENSE, then type-checks the emitted
  *    `.d.ts` files as a consumer would (Node and DOM types only).
- * 4. Packs the package, installs the tarball into a temporary project and imports every export
- *    there, from Node (with import() and require()) and from TypeScript (.ts and .cts; skip with
+ * 4. Packs the package, installs the tarball (with the optional peer dependencies: the `npm:`
+ *    entries of the import map) into a temporary project and imports every export there, from
+ *    Node (with import() and require()) and from TypeScript (.ts and .cts; skip with
  *    `--no-smoke`).
  * 5. Compiles `tests/` into `npm/test_dist/` and `examples/` into `npm/examples/` (neither is
  *    published), beside the build so that their `../mod.js` and `../src/x.js` are the built
@@ -27,6 +28,7 @@ import {
   type DenoConfig,
   exists,
   listFiles,
+  npmImports,
   readDenoConfig,
   ROOT,
   runTsc,
@@ -163,6 +165,18 @@ function packageJson(config: DenoConfig): Record<string, unknown> {
     types: exports["."]!.types,
     exports,
     files: ["mod.js", "mod.d.ts", "src/", "README.md", "LICENSE"],
+    ...peerDependencies(config),
+  };
+}
+
+/** The npm packages of the import map, as optional peer dependencies. */
+function peerDependencies(config: DenoConfig): Record<string, unknown> {
+  const peers = npmImports(config);
+  const names = Object.keys(peers);
+  if (names.length === 0) return {};
+  return {
+    peerDependencies: peers,
+    peerDependenciesMeta: Object.fromEntries(names.map((name) => [name, { optional: true }])),
   };
 }
 
@@ -195,6 +209,8 @@ async function smokeTest(): Promise<void> {
         "--ignore-scripts",
         "--prefer-offline",
         `./${filename}`,
+        // The optional peers, as a user of every subpath would install them.
+        ...Object.entries(npmImports(config)).map(([name, range]) => `${name}@${range}`),
       ],
       dir,
     );

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { BackplaneError, type Envelope } from "../src/pubsub/backplane.ts";
+import type { BackplaneError, Envelope } from "../src/pubsub/backplane.ts";
 import { MemoryBackplane } from "../src/pubsub/memory_backplane.ts";
 import { TopicRegistry } from "../src/pubsub/topics.ts";
 import { pattern } from "./helpers/bytes.ts";
