@@ -50,3 +50,9 @@ export { DEFAULTS } from "./src/server/options.ts";
 export { type ServeOptions, Server } from "./src/server/server.ts";
 export { serve } from "./src/server/serve.ts";
 export type { RemoteAddress, TlsOptions } from "./src/connection/transport.ts";
+export {
+  formatPrometheus,
+  Metrics,
+  type MetricsSnapshot,
+  type PrometheusOptions,
+} from "./src/server/metrics.ts";
