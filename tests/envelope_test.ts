@@ -59,6 +59,23 @@ describe("encodeEnvelope", () => {
     assert.deepEqual(a2, a);
   });
 
+  it("encodeEnvelope gives every small envelope bytes of its own, across many slabs", () => {
+    const kept: Uint8Array[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const data = pattern(i % 700, i);
+      kept.push(encodeEnvelope({ instance: `i${i % 3}`, topic: `t${i}`, data, binary: true }));
+    }
+    // Also topics past the encoder's topic cache (1024 entries), and a large envelope between.
+    kept.push(encodeEnvelope({ instance: "x", topic: "big", data: pattern(5000), binary: true }));
+    kept.forEach((encoded, i) => {
+      if (i === 5000) return assert.deepEqual(decodeEnvelope(encoded).data, pattern(5000));
+      const decoded = decodeEnvelope(encoded);
+      assert.equal(decoded.topic, `t${i}`);
+      assert.equal(decoded.instance, `i${i % 3}`);
+      assert.deepEqual(decoded.data, pattern(i % 700, i), `envelope ${i}`);
+    });
+  });
+
   it("encodeEnvelope encodes a payload given as a view into a larger buffer", () => {
     const whole = pattern(64);
     const view = whole.subarray(10, 20);
@@ -134,6 +151,16 @@ describe("decodeEnvelope", () => {
     assert.equal(decodeEnvelope(encoded.subarray(0, headerEnd)).data.length, 0);
   });
 
+  it("decodeEnvelope accepts valid text on both sides of its ASCII fast path", () => {
+    for (const text of ["a".repeat(256), "a".repeat(257), "é".repeat(200), "ok"]) {
+      const decoded = roundTrip({ instance: "i", topic: "t", data: utf8(text), binary: false });
+      assert.equal(new TextDecoder().decode(decoded.data), text);
+    }
+    for (const topic of ["b".repeat(64), "b".repeat(65), "ß".repeat(32)]) {
+      assert.equal(roundTrip({ instance: "i", topic, data: bytes(), binary: true }).topic, topic);
+    }
+  });
+
   it("decodeEnvelope rejects another version and unknown flags", () => {
     const encoded = encodeEnvelope({ instance: "i", topic: "t", data: bytes(1), binary: true });
     for (const version of [0, 2, 0x7b, 0xff]) {
@@ -167,7 +194,8 @@ describe("decodeEnvelope", () => {
 
   it("decodeEnvelope rejects a text payload that is not UTF-8 and accepts it as binary", () => {
     const header = bytes(1, 0, 1, 0x69, 1, 0x74);
-    for (const bad of [bytes(0xff), bytes(0xe2, 0x82), bytes(0xf4, 0x90, 0x80, 0x80)]) {
+    const long = concat([utf8("a".repeat(300)), bytes(0xc0, 0x80)]); // past the ASCII fast path
+    for (const bad of [bytes(0xff), bytes(0xe2, 0x82), bytes(0xf4, 0x90, 0x80, 0x80), long]) {
       assertDecodeError(concat([header, bad]), /text payload is not valid UTF-8/);
       const asBinary = concat([header, bad]);
       asBinary[1] = 1;
