@@ -4,6 +4,7 @@
  * not needed: run it with `deno run -A` or `bun`).
  *
  *   deno run -A bench/backplane_bench.ts codec
+ *   deno run -A bench/backplane_bench.ts fanout
  *   deno run -A bench/backplane_bench.ts redis [count=20000] [size=64] [window=256] [peer=deno|bun]
  *
  * `redis` starts a redis-server on a free loopback port, a subscriber in a child process (on
@@ -16,7 +17,10 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import process from "node:process";
 import { RedisBackplane } from "../src/adapters/redis.ts";
+import { Opcode } from "../src/protocol/constants.ts";
+import { encodeFrame } from "../src/protocol/frame_encoder.ts";
 import { decodeEnvelope, encodeEnvelope } from "../src/pubsub/envelope.ts";
+import { Fanout, type FanoutTarget } from "../src/server/fanout.ts";
 import { RedisServer, ROOT, RUNTIME } from "../tests/helpers/redis_server.ts";
 
 // argv is [runtime, script, ...arguments] on all three runtimes.
@@ -25,6 +29,7 @@ const [mode = "codec", ...rest] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();
 
 if (mode === "codec") codec();
+else if (mode === "fanout") fanout();
 else if (mode === "redis") await redis(rest);
 else if (mode === "sub") await subscriber(rest);
 else throw new Error(`Cannot run: unknown mode "${mode}"`);
@@ -49,6 +54,48 @@ function codec(): void {
       overhead: encoded.length - size,
       encodePerSec: Math.round(rounds / encodeMs * 1000),
       decodePerSec: Math.round(rounds / decodeMs * 1000),
+    }));
+  }
+}
+
+/**
+ * The CPU cost of one publish to 1,000 local subscribers whose queues take frames and count their
+ * bytes: `Fanout.publish` (framed once) against a loop that frames for each subscriber, as
+ * `for (const c of conns) c.sendBinary(data)` does.
+ */
+function fanout(): void {
+  class Sink implements FanoutTarget {
+    bufferedAmount = 0;
+    pushFrames(frames: readonly Uint8Array[][]): boolean {
+      for (const frame of frames) for (const buffer of frame) this.bufferedAmount += buffer.length;
+      this.bufferedAmount = 0;
+      return true;
+    }
+    closeSlow(): void {}
+  }
+  for (const size of [64, 16 * 1024]) {
+    const data = new Uint8Array(size).fill(1);
+    const sinks = Array.from({ length: 1000 }, () => new Sink());
+    const hub = new Fanout<Sink>();
+    for (const sink of sinks) hub.subscribe(sink, "t");
+    const rounds = 2000;
+    const time = (run: () => void): number => {
+      for (let i = 0; i < rounds / 10; i++) run();
+      const start = performance.now();
+      for (let i = 0; i < rounds; i++) run();
+      return Math.round(rounds * sinks.length / (performance.now() - start) * 1000);
+    };
+    const once = time(() => hub.publish("t", data));
+    const each = time(() => {
+      for (const sink of sinks) sink.pushFrames([encodeFrame(Opcode.Binary, data)]);
+    });
+    console.log(JSON.stringify({
+      bench: "fanout",
+      runtime: RUNTIME,
+      size,
+      subscribers: sinks.length,
+      frameOncePerSec: once,
+      framePerSubscriberPerSec: each,
     }));
   }
 }
