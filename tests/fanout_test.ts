@@ -191,6 +191,18 @@ describe("Fanout", () => {
     assert.equal(fanout.subscriberCount("t"), 4);
   });
 
+  it("Fanout answers isSubscribed and topicsOf per subscriber", () => {
+    const fanout = new Fanout<Target>();
+    const target = new Target();
+    fanout.subscribe(target, "a");
+    fanout.subscribe(target, "b");
+    assert.equal(fanout.isSubscribed(target, "a"), true);
+    assert.equal(fanout.isSubscribed(target, "c"), false);
+    assert.deepEqual([...fanout.topicsOf(target)], ["a", "b"]);
+    assert.equal(fanout.unsubscribeAll(target), 2);
+    assert.deepEqual([...fanout.topicsOf(target)], []);
+  });
+
   it("Fanout rejects a topic that is not a string and a message past maxSendSize", () => {
     const fanout = new Fanout<Target>({ maxSendSize: 10 });
     const target = new Target();

@@ -158,6 +158,16 @@ export class Fanout<S extends FanoutTarget> {
     return this.#registry.unsubscribeAll(subscriber);
   }
 
+  /** Whether `subscriber` is in `topic`. */
+  isSubscribed(subscriber: S, topic: string): boolean {
+    return this.#registry.isSubscribed(subscriber, topic);
+  }
+
+  /** The topics `subscriber` is in (live, read-only). */
+  topicsOf(subscriber: S): ReadonlySet<string> {
+    return this.#registry.topicsOf(subscriber);
+  }
+
   /** How many local subscribers `topic` has. */
   subscriberCount(topic: string): number {
     return this.#registry.subscriberCount(topic);
