@@ -367,6 +367,34 @@ describe("RedisBackplane", { timeout: 120_000 }, () => {
     });
   });
 
+  it("RedisBackplane brings 500 channels back after a restart", {
+    timeout: TEST_TIMEOUT,
+  }, async () => {
+    await withRedis(async (redis, admin) => {
+      const a = new Local({ url: redis.url });
+      const b = new Local({ url: redis.url });
+      const topics = Array.from({ length: 500 }, (_, i) => `room/${i}`);
+      try {
+        for (const topic of topics) b.backplane.subscribeTopic(topic);
+        await b.backplane.subscriptionsSettled();
+        assert.equal((await channels(admin)).length, 500);
+        await redis.stop();
+        await redis.restart();
+        await waitFor(
+          async () => (await channels(admin).catch(() => [])).length === 500,
+          "500 channels to come back",
+          10_000,
+        );
+        await waitFor(() => a.backplane.pendingBytes === 0, "the publisher to reconnect", 10_000);
+        for (const topic of topics) await a.publish(topic, utf8(topic), false);
+        await waitFor(() => b.received.length === 500, "a message on every channel", 10_000);
+        assert.deepEqual(b.received.map((envelope) => envelope.topic), topics);
+      } finally {
+        await closeAll(a, b);
+      }
+    });
+  });
+
   it("RedisBackplane reports a foreign or misrouted message as a decode error and goes on", {
     timeout: TEST_TIMEOUT,
   }, async () => {
