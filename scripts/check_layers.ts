@@ -1,12 +1,14 @@
 /**
  * Checks that dependencies in `src/` flow one way (DESIGN.md §2) and that no import circle exists:
  *
- * - `protocol/` imports nothing above it; `handshake/` only `protocol/`; `connection/` only those
- *   two; `server/` those three.
+ * - `protocol/` imports nothing above it; `pubsub/` (topics and the backplane contract) only
+ *   `protocol/`; `handshake/` only those two; `connection/` only those three; `server/` those
+ *   four.
  * - `adapters/**` import only `connection/transport.ts`, `handshake/`, `adapters/shared.ts` and
  *   files of their own adapter (`node/http.ts` → `node/net.ts`). Two modules of `adapters/` are
  *   not adapters: `detect.ts` loads the adapter of the runtime, and `mod.ts` is the
- *   `./adapter` subpath, which also exports `connection/byte_streams.ts`.
+ *   `./adapter` subpath, which also exports `connection/byte_streams.ts`. A backplane driver
+ *   (`redis.ts`) also imports `pubsub/`, whose contract it implements.
  * - Only the module that starts the server (`server/serve.ts`, or `server/server.ts` until it
  *   exists) imports `adapters/detect.ts`; nothing else outside `adapters/` imports `adapters/`.
  *
@@ -19,7 +21,9 @@
 
 import { listFiles, ROOT } from "./_tsc.ts";
 
-const LAYERS = ["protocol", "handshake", "connection", "server"] as const;
+const LAYERS = ["protocol", "pubsub", "handshake", "connection", "server"] as const;
+/** Adapters that are backplane drivers: they implement `pubsub/`'s contract. */
+const BACKPLANE_DRIVERS = ["src/adapters/redis.ts"];
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["']([^"']+)["']/gm;
 
 const files = await listFiles("src", (path) => path.endsWith(".ts"));
@@ -71,6 +75,7 @@ function forbidden(file: string, target: string): string | undefined {
 function adapterMayImport(file: string, target: string): string | undefined {
   if (target === "src/connection/transport.ts" || target === "src/adapters/shared.ts") return;
   if (target.startsWith("src/handshake/")) return;
+  if (BACKPLANE_DRIVERS.includes(file) && target.startsWith("src/pubsub/")) return;
   if (file === "src/adapters/mod.ts" && target === "src/connection/byte_streams.ts") return;
   if (file === "src/adapters/detect.ts" && target.startsWith("src/adapters/")) return;
   // Within one adapter's own folder (src/adapters/node/…).
