@@ -9,6 +9,7 @@ import {
   TLS_OPTION_KEYS,
   validateServeOptions,
 } from "../src/server/validate.ts";
+import { MemoryBackplane } from "../src/pubsub/memory_backplane.ts";
 import { DEFAULTS, type ServeOptions } from "../mod.ts";
 
 const fixture = (name: string): string =>
@@ -55,6 +56,10 @@ describe("validateServeOptions", () => {
       onTick: fn,
       maxBufferedAmount: 1 << 20,
       fragmentSize: 4096,
+      slowSubscriber: "close",
+      publishMark: 65536,
+      onDrop: fn,
+      backplane: new MemoryBackplane(),
       onRequest: () => new Response("ok"),
       onConnect: fn,
       onShutdown: fn,
@@ -250,6 +255,17 @@ describe("validateServeOptions", () => {
       RangeError,
       "Cannot set maxHeaderSize: expected a positive integer, got Infinity",
     );
+  });
+
+  it("validateServeOptions rejects a slowSubscriber policy other than drop or close", () => {
+    for (const value of ["block", "", 1]) {
+      assert.throws(() => validateServeOptions({ slowSubscriber: value }), {
+        name: "RangeError",
+        message: `Cannot serve: slowSubscriber must be "drop" or "close", got ${
+          typeof value === "string" ? `"${value}"` : value
+        }`,
+      });
+    }
   });
 
   it("validateServeOptions rejects durations out of range", () => {

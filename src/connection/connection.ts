@@ -193,6 +193,45 @@ export class Connection {
     return this;
   }
 
+  /**
+   * Subscribes to `topic` (matched exactly): the server's `publish` to it, and `publish` of the
+   * other connections, reach this one. Returns false if it already was, or once the connection
+   * is closing. Every subscription ends when the connection closes.
+   */
+  subscribe(topic: string): boolean {
+    const session = this.#session;
+    if (session.ending) return false;
+    return session.topics.subscribe(session, topic);
+  }
+
+  /** Unsubscribes from `topic`; false if it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    const session = this.#session;
+    return session.topics.unsubscribe(session, topic);
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    const session = this.#session;
+    return session.topics.isSubscribed(session, topic);
+  }
+
+  /** The topics this connection is subscribed to, as a new array. */
+  get topics(): string[] {
+    const session = this.#session;
+    return [...session.topics.topicsOf(session)];
+  }
+
+  /**
+   * Publishes to `topic` for every subscriber but this connection: here, and through the
+   * server's backplane on the other instances. A string goes out as text, bytes as binary.
+   * Returns how many connections here it was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array): number {
+    const session = this.#session;
+    return session.topics.publish(topic, data, { except: session });
+  }
+
   /** Sends a text message. See {@linkcode Connection.send}. */
   sendText(text: string): boolean {
     return this.#session.sender.text(text);

@@ -70,6 +70,18 @@ export class Sender {
     return this.#message(Opcode.Binary, toBytes(data));
   }
 
+  /**
+   * Queues data frames built once for many connections (a publish), as they are; `false` if the
+   * connection is not open or is past `maxBufferedAmount`. They share the queue with `text` and
+   * `binary`, so the order of sends and publishes is kept.
+   */
+  frames(frames: readonly Uint8Array[][]): boolean {
+    if (this.#host.protocol.state !== "open" || !this.#admit()) return false;
+    const outbox = this.#host.outbox;
+    for (const frame of frames) outbox.push(frame as Uint8Array[]);
+    return true;
+  }
+
   /** Sends a ping of up to 125 bytes; `false` once closing. */
   ping(data: Uint8Array | string = EMPTY): boolean {
     const payload = typeof data === "string" ? encoder.encode(data) : data;

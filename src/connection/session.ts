@@ -8,7 +8,13 @@
  */
 
 import type { ParsedRequest } from "../handshake/mod.ts";
-import { CloseCode, encodeClosePayload, Opcode, WebSocketError } from "../protocol/mod.ts";
+import {
+  CloseCode,
+  encodeClosePayload,
+  Opcode,
+  type PolicyViolationError,
+  WebSocketError,
+} from "../protocol/mod.ts";
 import { type CloseInfo, type ConnectionEventMap, Listeners } from "./events.ts";
 import type { HandshakeRequest } from "./handshake_request.ts";
 import { type MessageStreams, messageStreams } from "./message_streams.ts";
@@ -18,6 +24,7 @@ import { type DataMessage, type ProtocolHandler, ServerProtocol } from "./protoc
 import { PauseReason as Pause, ReadGate } from "./read_gate.ts";
 import { Sender, type SenderHost } from "./sender.ts";
 import type { IncomingLimits, SessionSettings } from "./settings.ts";
+import type { TopicHost, TopicSubscriber } from "./topics.ts";
 import type { Transport, TransportSink } from "./transport.ts";
 
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
@@ -36,7 +43,13 @@ const OVERFLOW_GRACE = 1;
  * costs no closures; none of this is public API.
  */
 export class Session<Conn>
-  implements TransportSink, ProtocolHandler, OutboxHandler, SenderHost, OpeningHost<Conn> {
+  implements
+    TransportSink,
+    ProtocolHandler,
+    OutboxHandler,
+    SenderHost,
+    OpeningHost<Conn>,
+    TopicSubscriber<Conn> {
   readonly conn: Conn;
   readonly transport: Transport;
   readonly listeners: Listeners<Conn, ConnectionEventMap>;
@@ -98,6 +111,37 @@ export class Session<Conn>
       disconnect: (code) => this.disconnect(code),
     });
     return this.#streams;
+  }
+
+  /** The server's topics. */
+  get topics(): TopicHost<Conn> {
+    const topics = this.#settings.topics;
+    if (topics === undefined) {
+      throw new TypeError("Cannot use topics: the connection belongs to no server");
+    }
+    return topics;
+  }
+
+  /** Whether the WebSocket is closing or closed: it takes no new subscriptions. */
+  get ending(): boolean {
+    return this.#end !== undefined || this.protocol.state === "closing";
+  }
+
+  // --- A subscriber of the server's topics --------------------------------------------------
+
+  /** Bytes queued for the peer. */
+  get bufferedAmount(): number {
+    return this.outbox.bufferedAmount;
+  }
+
+  /** Queues data frames built once for many connections (a publish); false once closing. */
+  pushFrames(frames: readonly Uint8Array[][]): boolean {
+    return this.sender.frames(frames);
+  }
+
+  /** A publish found this connection too far behind: it fails with 1008, as on overflow. */
+  closeSlow(error: PolicyViolationError): void {
+    if (this.protocol.state === "open") this.overflow(error);
   }
 
   /** Reports what application code threw. */
@@ -357,7 +401,7 @@ export class Session<Conn>
     this.protocol.abort();
     this.#end = { code, reason };
     clearTimeout(this.#handshakeDeadline);
-    this.#settings.onClose(this.conn);
+    this.#settings.onClose(this.conn, code);
     this.#streams?.close();
     this.#gate.resume(Pause.Reader);
     this.#gate.resume(Pause.Handshake);

@@ -8,6 +8,7 @@
 
 import type { HandshakeError } from "../handshake/mod.ts";
 import type { RemoteAddress } from "./transport.ts";
+import type { TopicHost } from "./topics.ts";
 
 /** What a connection gets from its server; `Conn` is the connection's public face. */
 export interface SessionSettings<Conn> {
@@ -32,7 +33,10 @@ export interface SessionSettings<Conn> {
   clock: { ticks: number };
   reportError(error: unknown, conn: Conn): void;
   onOpen(conn: Conn): void;
-  onClose(conn: Conn): void;
+  /** The WebSocket ended with `code`: once, whatever ended it. */
+  onClose(conn: Conn, code: number): void;
+  /** The server's topics; without them (a connection on its own) topic methods throw. */
+  topics?: TopicHost<Conn>;
 }
 
 /** The incoming limits, settable until the handshake completes. */

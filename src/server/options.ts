@@ -7,6 +7,7 @@
  */
 
 import type { TlsOptions } from "../connection/transport.ts";
+import type { SlowSubscriberPolicy } from "./fanout.ts";
 import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
@@ -48,6 +49,8 @@ export const DEFAULTS: {
   readonly tickPeriod: number;
   readonly maxBufferedAmount: number;
   readonly fragmentSize: number;
+  readonly slowSubscriber: SlowSubscriberPolicy;
+  readonly publishMark: number;
 } = Object.freeze({
   port: 8080,
   hostname: "0.0.0.0",
@@ -63,6 +66,8 @@ export const DEFAULTS: {
   tickPeriod: 0,
   maxBufferedAmount: DEFAULT_MAX_BUFFERED_AMOUNT,
   fragmentSize: Infinity,
+  slowSubscriber: "drop",
+  publishMark: 1024 * 1024,
 });
 
 /**
@@ -173,6 +178,20 @@ export interface ServeConfig {
    * @default {undefined} every path upgrades
    */
   path?: string | undefined;
+  /**
+   * What a publish does to a subscriber with more than `publishMark` bytes queued: `"drop"`
+   * skips the message for it (counted in `server.metrics.drops`, told to `onDrop`), `"close"`
+   * fails it with 1008 (`SEND_BUFFER_FULL`). The other subscribers are not slowed either way.
+   *
+   * @default {"drop"}
+   */
+  slowSubscriber?: SlowSubscriberPolicy | undefined;
+  /**
+   * Bytes queued for a subscriber above which a publish treats it as slow.
+   *
+   * @default {1048576}
+   */
+  publishMark?: number | undefined;
 }
 
 /** Options after their checks, with every default filled in. Times are in seconds. */
@@ -193,6 +212,8 @@ export interface Settings {
   maxBufferedAmount: number;
   fragmentSize: number;
   path: string | undefined;
+  slowSubscriber: SlowSubscriberPolicy;
+  publishMark: number;
 }
 
 /** Checks every option; throws a `RangeError` for the first that is out of range. */
@@ -226,6 +247,8 @@ export function settingsOf(options: ServeConfig): Settings {
     ),
     fragmentSize: checkLimit("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
     path: options.path,
+    slowSubscriber: checkPolicy(options.slowSubscriber),
+    publishMark: checkLimit("publishMark", options.publishMark, DEFAULTS.publishMark),
   };
 }
 
@@ -250,5 +273,13 @@ function checkHeaderSize(value: number | undefined): number {
   if (Number.isSafeInteger(value) && value > 0) return value;
   throw new RangeError(
     `Cannot set maxHeaderSize: expected a positive integer, got ${String(value)}`,
+  );
+}
+
+function checkPolicy(value: SlowSubscriberPolicy | undefined): SlowSubscriberPolicy {
+  if (value === undefined) return DEFAULTS.slowSubscriber;
+  if (value === "drop" || value === "close") return value;
+  throw new RangeError(
+    `Cannot set slowSubscriber: expected "drop" or "close", got "${String(value)}"`,
   );
 }

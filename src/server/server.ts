@@ -19,10 +19,14 @@ import type {
   TransportSink,
   UpgradeTarget,
 } from "../connection/transport.ts";
+import type { TopicSubscriber } from "../connection/topics.ts";
 import type { HandshakeError, ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
+import type { Backplane } from "../pubsub/backplane.ts";
+import { Fanout } from "./fanout.ts";
 import { KeepAlive } from "./keepalive.ts";
 import { rateLimitedRefusalLog } from "./refusals.ts";
+import { Metrics, type MetricsSnapshot } from "./metrics.ts";
 import { DEFAULTS, type ServeConfig, type Settings, settingsOf } from "./options.ts";
 
 /** Options of `serve`: the values of `ServeConfig`, and the callbacks. */
@@ -41,6 +45,15 @@ export interface ServeOptions extends ServeConfig {
     | undefined;
   /** Called with each new connection, before its handshake: attach listeners and set limits. */
   onConnect?: ((conn: Connection) => void) | undefined;
+  /**
+   * Carries publishes to and from the other instances that share it, such as a
+   * `RedisBackplane` of `@netws/server/redis`; {@linkcode Server.shutdown} closes it.
+   *
+   * @default {undefined} topics reach this server's connections only
+   */
+  backplane?: Backplane | undefined;
+  /** Called when a publish skips `conn` for being over `publishMark` (`slowSubscriber: "drop"`). */
+  onDrop?: ((conn: Connection, topic: string) => void) | undefined;
   /** Called when {@linkcode Server.shutdown} starts. */
   onShutdown?: ((server: Server) => void) | undefined;
   /**
@@ -91,6 +104,8 @@ export class Server implements UpgradeTarget {
   readonly #all = new Set<Connection>();
   readonly #open = new Set<Connection>();
   readonly #keepAlive: KeepAlive;
+  readonly #metrics = new Metrics();
+  readonly #fanout: Fanout<TopicSubscriber<Connection>>;
   #listener: Listener | undefined;
   #shutdown: Promise<void> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
@@ -108,16 +123,42 @@ export class Server implements UpgradeTarget {
     this.#keepAlive = new KeepAlive((ticks) => {
       for (const conn of this.#open) connectionSession(conn).keepAlive(ticks);
     });
+    const onDrop = options.onDrop;
+    this.#fanout = new Fanout<TopicSubscriber<Connection>>({
+      slowSubscriber: settings.slowSubscriber,
+      publishMark: settings.publishMark,
+      fragmentSize: settings.fragmentSize,
+      maxSendSize: settings.maxSendSize,
+      metrics: this.#metrics,
+      ...(options.backplane === undefined ? {} : {
+        backplane: options.backplane,
+        onBackplaneError: (error) => this.#reportError(error, undefined),
+      }),
+      ...(onDrop === undefined ? {} : {
+        onDrop: (session, topic) => {
+          try {
+            onDrop(session.conn, topic);
+          } catch (error) {
+            this.#reportError(error, session.conn);
+          }
+        },
+      }),
+    });
     this.#settings = {
       ...settings,
+      topics: this.#fanout,
       secure: settings.tls !== undefined,
       onRequest: options.onRequest,
       onRefused: options.onHandshakeError ?? rateLimitedRefusalLog(),
       clock: this.#keepAlive.clock,
       reportError: (error, conn) => this.#reportError(error, conn),
-      onOpen: (conn) => this.#open.add(conn),
-      onClose: (conn) => {
-        this.#open.delete(conn);
+      onOpen: (conn) => {
+        this.#open.add(conn);
+        this.#metrics.connectionOpened();
+      },
+      onClose: (conn, code) => {
+        this.#fanout.unsubscribeAll(connectionSession(conn));
+        if (this.#open.delete(conn)) this.#metrics.connectionClosed(code);
         this.#all.delete(conn);
       },
     };
@@ -161,6 +202,42 @@ export class Server implements UpgradeTarget {
   /** The connections whose handshake completed and that are not yet closed. */
   get connections(): Connection[] {
     return [...this.#open];
+  }
+
+  /**
+   * Sends `data` (a string as text, bytes as binary) to every connection subscribed to `topic`,
+   * and through the backplane to the other instances. The frame is built once and the same bytes
+   * are queued for every subscriber; one with more than `publishMark` queued is skipped or
+   * failed (`slowSubscriber`). Returns how many connections here it was queued for.
+   *
+   * @example Publish to a room
+   * ```ts
+   * import { serve } from "@netws/server";
+   * import assert from "node:assert/strict";
+   *
+   * const server = serve({
+   *   port: 0,
+   *   hostname: "127.0.0.1",
+   *   onConnect: (conn) => conn.on("ready", (conn) => conn.subscribe("room")),
+   * });
+   * await server.ready;
+   * assert.equal(server.publish("room", "nobody is here yet"), 0);
+   * assert.equal(server.subscriberCount("room"), 0);
+   * await server.shutdown();
+   * ```
+   */
+  publish(topic: string, data: string | Uint8Array): number {
+    return this.#fanout.publish(topic, data);
+  }
+
+  /** How many connections of this server are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.#fanout.subscriberCount(topic);
+  }
+
+  /** What the server has done since it started, as a new plain object (see `formatPrometheus`). */
+  get metrics(): MetricsSnapshot {
+    return this.#metrics.snapshot();
   }
 
   /**
@@ -235,6 +312,7 @@ export class Server implements UpgradeTarget {
       else if (conn.state === "connecting") conn.abort();
     }
     await Promise.all(closing.map((conn) => conn.closed));
+    await this.#fanout.close();
   }
 
   #reportError(error: unknown, conn: Connection | undefined): void {

@@ -10,7 +10,7 @@
 import type { ServeOptions } from "./server.ts";
 
 /** Options that other parts of the server are adding; accepted here so that the lists agree. */
-type PlannedOption = "perMessageDeflate" | "reusePort" | "backplane";
+type PlannedOption = "perMessageDeflate" | "reusePort";
 
 /** Checks one option's value; only called for values other than `undefined`. */
 type Check = (name: string, value: unknown) => void;
@@ -166,6 +166,15 @@ const CHECKS: { readonly [K in keyof ServeOptions | PlannedOption]-?: Check } = 
   onTick: callback,
   maxBufferedAmount: limit,
   fragmentSize: limit,
+  slowSubscriber: (name, value) => {
+    if (value !== "drop" && value !== "close") {
+      throw new RangeError(
+        `Cannot serve: ${name} must be "drop" or "close", got ${describe(value)}`,
+      );
+    }
+  },
+  publishMark: limit,
+  onDrop: callback,
   onRequest: callback,
   onConnect: callback,
   onShutdown: callback,
