@@ -138,6 +138,7 @@ class ZlibCompressor implements Compressor {
       deflate.write(payload);
       deflate.flush(constants.Z_SYNC_FLUSH, () => {
         if (this.#reject !== reject) return; // closed meanwhile; already rejected
+        if (deflate.destroyed) return this.#onError(deflate.errored);
         this.#reject = undefined;
         const out = withoutTail(this.#chunks, this.#size);
         this.#chunks = [];
@@ -170,13 +171,15 @@ class ZlibCompressor implements Compressor {
       this.#chunks.push(chunk);
       this.#size += chunk.length;
     });
-    deflate.on("error", (error: Error) => {
-      const reject = this.#reject;
-      this.#reject = undefined;
-      this.close();
-      reject?.(new Error(`Cannot compress message: ${error.message}`));
-    });
+    deflate.on("error", (error: Error) => this.#onError(error));
     return deflate;
+  }
+
+  #onError(error: Error | null): void {
+    const reject = this.#reject;
+    this.#reject = undefined;
+    this.close();
+    reject?.(new Error(`Cannot compress message: ${error?.message ?? "the deflater stopped"}`));
   }
 }
 
@@ -233,6 +236,8 @@ class ZlibDecompressor implements Decompressor {
       inflate.write(TAIL);
       inflate.flush(constants.Z_SYNC_FLUSH, () => {
         if (this.#current !== inflation) return; // failed or closed meanwhile
+        // Deno calls back before it emits the error of a failed inflation.
+        if (inflate.destroyed) return this.#fail(invalidData(inflate.errored));
         this.#current = undefined;
         if (this.#ended) {
           // RFC 7692 §7.2.3.4: a block with BFINAL set ended the deflate stream; the next
@@ -254,14 +259,7 @@ class ZlibDecompressor implements Decompressor {
     const inflate = createInflateRaw({ windowBits: Math.max(9, this.#options.windowBits) });
     inflate.on("data", this.#onData);
     inflate.on("end", () => this.#ended = true);
-    inflate.on("error", (error: Error) => {
-      this.#fail(
-        new InvalidDataError(
-          `Cannot inflate message: ${JSON.stringify(error.message)}`,
-          "INVALID_COMPRESSED_DATA",
-        ),
-      );
-    });
+    inflate.on("error", (error: Error) => this.#fail(invalidData(error)));
     return inflate;
   }
 
@@ -314,6 +312,14 @@ function withoutTail(chunks: readonly Uint8Array[], size: number): Uint8Array {
     at += part.length;
   }
   return out;
+}
+
+function invalidData(error: Error | null): InvalidDataError {
+  const why = error?.message ?? "the inflater stopped";
+  return new InvalidDataError(
+    `Cannot inflate message: ${JSON.stringify(why)}`,
+    "INVALID_COMPRESSED_DATA",
+  );
 }
 
 function closed(action: "compress" | "inflate"): Error {
