@@ -30,6 +30,12 @@ describe("parseExtensionHeader", () => {
     );
   });
 
+  it("parseExtensionHeader keeps an empty quoted value apart from a missing one", () => {
+    assert.deepEqual(parseExtensionHeader('x; a=""; b'), [
+      { name: "x", params: [["a", ""], ["b", true]] },
+    ]);
+  });
+
   it("parseExtensionHeader joins repeated headers in order", () => {
     assert.deepEqual(parseExtensionHeader(["a; x", "b"]), [
       { name: "a", params: [["x", true]] },
