@@ -62,11 +62,7 @@ interface WsPerMessageDeflate {
   ): void;
   cleanup(): void;
 }
-type WsPerMessageDeflateClass = new (
-  options: Record<string, unknown>,
-  isServer: boolean,
-  maxPayload: number,
-) => WsPerMessageDeflate;
+type WsPerMessageDeflateClass = new (options: Record<string, unknown>) => WsPerMessageDeflate;
 const require = createRequire(import.meta.url);
 const WsDeflate = require(
   join(dirname(require.resolve("ws/package.json")), "lib", "permessage-deflate.js"),
@@ -74,7 +70,7 @@ const WsDeflate = require(
 
 /** A ws endpoint in the client role, with the parameters netws agreed to. */
 function wsClient(params: Record<string, unknown>): WsPerMessageDeflate {
-  const client = new WsDeflate({}, false, 0);
+  const client = new WsDeflate({ isServer: false });
   client.accept([params]);
   return client;
 }

@@ -125,7 +125,7 @@ class ZlibCompressor implements Compressor {
       }
       return this.#limiter.run(() => this.deflate(payload));
     });
-    this.#last = result.catch(() => {});
+    this.#last = result.then(noop, noop); // keeps neither the result nor the error
     return result;
   }
 
@@ -213,7 +213,7 @@ class ZlibDecompressor implements Decompressor {
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<Uint8Array[]> {
     const result = this.#last.then(() => this.#limiter.run(() => this.#run(data, limit, onChunk)));
-    this.#last = result.catch(() => {});
+    this.#last = result.then(noop, noop); // keeps neither the result nor the error
     return result;
   }
 
@@ -325,3 +325,5 @@ function invalidData(error: Error | null): InvalidDataError {
 function closed(action: "compress" | "inflate"): Error {
   return new Error(`Cannot ${action} message: the codec is closed`);
 }
+
+function noop(): void {}
