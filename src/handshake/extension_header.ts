@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isTokenByte } from "./_syntax.ts";
+
 /** One extension parameter: its name and value, `true` for a parameter given without a value. */
 export type ExtensionParam = readonly [name: string, value: string | true];
 
@@ -15,11 +17,6 @@ export interface ExtensionOffer {
   /** The parameters in the order sent; duplicates are kept so that callers can reject them. */
   readonly params: readonly ExtensionParam[];
 }
-
-// RFC 9110 §5.6.2 tchar: any VCHAR except delimiters.
-const tchar = new Uint8Array(128);
-for (let c = 0x21; c < 0x7f; c++) tchar[c] = 1;
-for (const c of '"(),/:;<=>?@[\\]{}') tchar[c.charCodeAt(0)] = 0;
 
 /**
  * Parses every `Sec-WebSocket-Extensions` value of a request (RFC 6455 §11.3.2: the header may
@@ -119,8 +116,7 @@ class ListParser {
   #token(): string {
     const start = this.#at;
     while (this.#at < this.#text.length) {
-      const c = this.#text.charCodeAt(this.#at);
-      if (c >= 0x80 || tchar[c] === 0) break;
+      if (!isTokenByte(this.#text.charCodeAt(this.#at))) break;
       this.#at++;
     }
     return this.#text.slice(start, this.#at);
