@@ -7,15 +7,25 @@
 
 import { type ExtensionParam, parseExtensionHeader } from "./extension_header.ts";
 
-/** The extension token of RFC 7692 §7. */
+/**
+ * The extension token of RFC 7692 §7.
+ *
+ * @example Offer the extension by name
+ * ```ts
+ * import { PERMESSAGE_DEFLATE } from "@netws/server/handshake";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(`${PERMESSAGE_DEFLATE}; client_max_window_bits`.split(";")[0], "permessage-deflate");
+ * ```
+ */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
 
 /**
- * How a server offers permessage-deflate. The defaults come from measuring a stream of ~220-byte
- * chat messages in JSON: a 12-bit window with memLevel 5 sends 20.3% of the bytes (15 bits and
- * memLevel 8: 18.3%) for about a third of the deflater memory, and level 6 was both smaller and
- * no slower than level 1 at that size. Below 128 bytes a message saves under ~100 bytes, not
- * worth a zlib round trip.
+ * How a server offers permessage-deflate. The defaults come from measuring a stream of ~190-byte
+ * chat messages in JSON (`bench/deflate_codec.ts`): a 12-bit window with memLevel 5 sends 16.7%
+ * of the bytes (15 bits and memLevel 8: 15.2%) for about half the memory, and level 6 was no
+ * slower than level 1 at that size. Below 128 bytes a message saves under ~100 bytes, not worth
+ * a zlib round trip.
  */
 export interface PerMessageDeflateOptions {
   /**
@@ -79,7 +89,17 @@ export interface PerMessageDeflateOptions {
 /** {@linkcode PerMessageDeflateOptions} with every default filled in and checked. */
 export type PerMessageDeflateSettings = Readonly<Required<PerMessageDeflateOptions>>;
 
-/** The default settings of permessage-deflate. */
+/**
+ * The default settings of permessage-deflate.
+ *
+ * @example Read a default
+ * ```ts
+ * import { PERMESSAGE_DEFLATE_DEFAULTS } from "@netws/server/handshake";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(PERMESSAGE_DEFLATE_DEFAULTS.threshold, 128);
+ * ```
+ */
 export const PERMESSAGE_DEFLATE_DEFAULTS: PerMessageDeflateSettings = Object.freeze({
   serverNoContextTakeover: false,
   clientNoContextTakeover: false,
