@@ -12,6 +12,12 @@
 
 export { InvalidDataError, MessageTooBigError } from "../protocol/errors.ts";
 export { ConcurrencyLimiter } from "./concurrency_limiter.ts";
+export { DeflateSender, type DeflateSenderOptions } from "./deflate_sender.ts";
+export {
+  type CompressedMessage,
+  MessageInflater,
+  type MessageInflaterOptions,
+} from "./message_inflater.ts";
 
 /** How to deflate: the agreed window and the server's zlib settings. */
 export interface CompressorOptions {
