@@ -19,7 +19,7 @@ import { closed, TAIL } from "./zlib_shared.ts";
  * JSON, µs per message, sync call / stream with reset): Node 18 / 47, Bun 11 / 36, Deno 28 / 13.
  * Deno runs its zlib streams on the calling thread, so its stream wins there.
  */
-export const SYNC_MAX = 16 * 1024;
+export const SYNC_MAX: number = 16 * 1024;
 const SYNC_CALLS_FASTER = !("Deno" in globalThis);
 
 /** Compresses one message with a fresh window by the synchronous call, without the tail. */

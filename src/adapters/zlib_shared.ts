@@ -5,7 +5,7 @@
  */
 
 /** RFC 7692 §7.2.1: the end of a sync flush, removed before sending and restored on receipt. */
-export const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+export const TAIL: Uint8Array = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
 /** The error of a call on a closed codec. */
 export function closed(action: "compress" | "inflate"): Error {
