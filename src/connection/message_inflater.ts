@@ -1,3 +1,5 @@
+export type { CompressedMessage } from "../protocol/compressed_message.ts";
+
 /**
  * The receiving side of permessage-deflate for one connection: compressed messages in, in
  * order with everything else the peer sent, decoded messages out.
@@ -6,18 +8,9 @@
  */
 
 import type { Decompressor } from "./compression.ts";
+import type { CompressedMessage } from "../protocol/compressed_message.ts";
 import { InvalidDataError } from "../protocol/errors.ts";
 import type { Message } from "../protocol/message_assembler.ts";
-
-/** A data message whose first frame had RSV1 set (RFC 7692 §6.1): its frames' payloads. */
-export interface CompressedMessage {
-  /** The message type of the first frame's opcode. */
-  readonly type: "text" | "binary";
-  /** Always true: tells a compressed message apart from a decoded one. */
-  readonly compressed: true;
-  /** The payloads of the message's frames, in order, without the `00 00 ff ff` tail. */
-  readonly parts: readonly Uint8Array[];
-}
 
 /** What a {@linkcode MessageInflater} calls. */
 export interface MessageInflaterOptions {

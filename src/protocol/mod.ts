@@ -70,6 +70,7 @@ export {
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
 } from "./limits.ts";
+export { type CompressedMessage, compressedSizeLimit } from "./compressed_message.ts";
 export { applyMask } from "./mask.ts";
 export type { Message } from "./message.ts";
 export { MessageAssembler } from "./message_assembler.ts";
