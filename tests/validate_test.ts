@@ -61,6 +61,7 @@ describe("validateServeOptions", () => {
       onError: fn,
       onHandshakeError: fn,
       path: "/ws",
+      perMessageDeflate: { level: 1 },
       listen: false,
     };
     validateServeOptions(options);

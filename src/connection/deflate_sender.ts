@@ -99,6 +99,12 @@ export class DeflateSender {
     this.#ready(compressed.length, this.#frames(opcode, compressed, true));
   }
 
+  /** Writes ready frames, such as a close frame, after every message sent before them. */
+  sendFrames(frames: Uint8Array[]): void {
+    if (this.#failed) return;
+    this.#ready(0, frames);
+  }
+
   /** Settles once every message sent so far is written (at once when nothing waits). */
   idle(): Promise<void> {
     return this.#idle;

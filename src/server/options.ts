@@ -8,6 +8,11 @@
 
 import type { TlsOptions } from "../connection/transport.ts";
 import {
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateSettings,
+  resolvePerMessageDeflateOptions,
+} from "../handshake/mod.ts";
+import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
@@ -173,6 +178,13 @@ export interface ServeConfig {
    * @default {undefined} every path upgrades
    */
   path?: string | undefined;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or the options (see
+   * `PerMessageDeflateOptions` in `./handshake`). Limits apply to inflated bytes.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
 }
 
 /** Options after their checks, with every default filled in. Times are in seconds. */
@@ -193,6 +205,7 @@ export interface Settings {
   maxBufferedAmount: number;
   fragmentSize: number;
   path: string | undefined;
+  perMessageDeflate: PerMessageDeflateSettings | undefined;
 }
 
 /** Checks every option; throws a `RangeError` for the first that is out of range. */
@@ -226,6 +239,10 @@ export function settingsOf(options: ServeConfig): Settings {
     ),
     fragmentSize: checkLimit("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
     path: options.path,
+    perMessageDeflate:
+      options.perMessageDeflate === undefined || options.perMessageDeflate === false
+        ? undefined
+        : resolvePerMessageDeflateOptions(options.perMessageDeflate),
   };
 }
 

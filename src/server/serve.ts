@@ -38,5 +38,7 @@ export function serve(options: ServeOptions = {}): Server {
   return new Server(
     options,
     async () => listen === false ? undefined : listen ?? await detectListen(),
+    // node:zlib is loaded only by a server that offers permessage-deflate.
+    async (concurrency) => (await import("../adapters/zlib.ts")).zlibCompression({ concurrency }),
   );
 }

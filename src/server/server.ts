@@ -19,6 +19,7 @@ import type {
   TransportSink,
   UpgradeTarget,
 } from "../connection/transport.ts";
+import type { CompressionFactory } from "../connection/compression.ts";
 import type { HandshakeError, ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
 import { KeepAlive } from "./keepalive.ts";
@@ -102,6 +103,7 @@ export class Server implements UpgradeTarget {
   constructor(
     options: ServeOptions = {},
     listen?: () => Promise<Listen | undefined>,
+    loadCompression?: (concurrency: number) => Promise<CompressionFactory>,
   ) {
     const settings = settingsOf(options);
     this.#options = options;
@@ -111,6 +113,7 @@ export class Server implements UpgradeTarget {
     this.#settings = {
       ...settings,
       secure: settings.tls !== undefined,
+      compression: undefined,
       onRequest: options.onRequest,
       onRefused: options.onHandshakeError ?? rateLimitedRefusalLog(),
       clock: this.#keepAlive.clock,
@@ -122,13 +125,21 @@ export class Server implements UpgradeTarget {
       },
     };
     // Timers start once the server listens: a server that cannot listen leaves none behind.
-    this.ready = this.#start(settings, listen).then(() => this.#startTimers(settings));
+    this.ready = this.#start(settings, listen, loadCompression).then(() =>
+      this.#startTimers(settings)
+    );
   }
 
   async #start(
     settings: Settings,
     listen?: () => Promise<Listen | undefined>,
+    loadCompression?: (concurrency: number) => Promise<CompressionFactory>,
   ): Promise<void> {
+    // The codecs exist before the first connection does; without them the extension is declined.
+    const deflate = settings.perMessageDeflate;
+    if (deflate !== undefined && loadCompression !== undefined) {
+      this.#settings.compression = await loadCompression(deflate.concurrency);
+    }
     const chosen = await listen?.();
     if (chosen === undefined) return;
     this.#listener = await chosen(
