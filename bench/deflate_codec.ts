@@ -17,7 +17,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { constants, createDeflateRaw, deflateRawSync } from "node:zlib";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import type { CompressorOptions } from "../src/connection/compression.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";

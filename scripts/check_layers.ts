@@ -3,8 +3,9 @@
  *
  * - `protocol/` imports nothing above it; `handshake/` only `protocol/`; `connection/` only those
  *   two; `server/` those three.
- * - `adapters/**` import only `connection/transport.ts`, `handshake/`, `adapters/shared.ts` and
- *   files of their own adapter (`node/http.ts` → `node/net.ts`). Two modules of `adapters/` are
+ * - `adapters/**` import only `connection/transport.ts`, `connection/compression.ts` (the codec
+ *   contract, as `transport.ts` is the socket's), `handshake/`, `adapters/shared.ts` and files of
+ *   their own adapter (`node/http.ts` → `node/net.ts`). Two modules of `adapters/` are
  *   not adapters: `detect.ts` loads the adapter of the runtime, and `mod.ts` is the
  *   `./adapter` subpath, which also exports `connection/byte_streams.ts`.
  * - Only the module that starts the server (`server/serve.ts`, or `server/server.ts` until it
@@ -70,13 +71,15 @@ function forbidden(file: string, target: string): string | undefined {
 
 function adapterMayImport(file: string, target: string): string | undefined {
   if (target === "src/connection/transport.ts" || target === "src/adapters/shared.ts") return;
+  if (target === "src/connection/compression.ts") return;
   if (target.startsWith("src/handshake/")) return;
   if (file === "src/adapters/mod.ts" && target === "src/connection/byte_streams.ts") return;
   if (file === "src/adapters/detect.ts" && target.startsWith("src/adapters/")) return;
   // Within one adapter's own folder (src/adapters/node/…).
   const folder = file.slice(0, file.lastIndexOf("/") + 1);
   if (folder !== "src/adapters/" && target.startsWith(folder)) return;
-  return "an adapter imports only connection/transport.ts, handshake/ and adapters/shared.ts";
+  return "an adapter imports only connection/transport.ts, connection/compression.ts, handshake/ " +
+    "and adapters/shared.ts";
 }
 
 function layerOf(file: string): string {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import type { Compressor } from "../src/connection/compression.ts";
 import { DeflateSender, type DeflateSenderOptions } from "../src/connection/deflate_sender.ts";
 import { concat } from "./helpers/bytes.ts";

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import { type CompressedMessage, MessageInflater } from "../src/connection/message_inflater.ts";
 import { InvalidDataError, MessageTooBigError } from "../src/protocol/errors.ts";
 import type { Message } from "../src/protocol/message_assembler.ts";

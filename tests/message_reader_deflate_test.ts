@@ -2,7 +2,7 @@
 // of a data message, compressed messages handed on in their place, every split of the input.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import { MessageInflater } from "../src/connection/message_inflater.ts";
 import { type CompressedMessage, compressedSizeLimit } from "../src/protocol/compressed_message.ts";
 import { Opcode } from "../src/protocol/constants.ts";

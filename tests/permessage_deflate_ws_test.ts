@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import {
   negotiatePerMessageDeflate,
   type PerMessageDeflateOptions,

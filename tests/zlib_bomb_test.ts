@@ -11,7 +11,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { constants, createDeflateRaw } from "node:zlib";
-import { zlibCompression } from "../src/adapters/zlib.ts";
+import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import { MessageTooBigError } from "../src/protocol/errors.ts";
 import { concat } from "./helpers/bytes.ts";
 import { assertError } from "./helpers/errors.ts";

@@ -1,6 +1,6 @@
 /**
  * The contract between the core and a permessage-deflate codec (RFC 7692 §7): what the core asks
- * of a deflater and an inflater, with no runtime named. `src/adapters/zlib.ts` implements it on
+ * of a deflater and an inflater, with no runtime named. `src/adapters/zlib/` implements it on
  * `node:zlib`; a test or another runtime may bring its own.
  *
  * Payloads cross this seam without the `00 00 ff ff` tail of a sync flush: a {@linkcode
@@ -12,12 +12,6 @@
 
 export { InvalidDataError, MessageTooBigError } from "../protocol/errors.ts";
 export { ConcurrencyLimiter } from "./concurrency_limiter.ts";
-export { DeflateSender, type DeflateSenderOptions } from "./deflate_sender.ts";
-export {
-  type CompressedMessage,
-  MessageInflater,
-  type MessageInflaterOptions,
-} from "./message_inflater.ts";
 
 /** How to deflate: the agreed window and the server's zlib settings. */
 export interface CompressorOptions {

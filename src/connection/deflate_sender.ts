@@ -36,8 +36,8 @@ interface Pending {
  *
  * @example Send a compressed "Hello" (RFC 7692 §7.2.3.1)
  * ```ts
- * import { DeflateSender } from "@netws/server/compression";
- * import { zlibCompression } from "../adapters/zlib.ts";
+ * import { DeflateSender } from "./deflate_sender.ts";
+ * import { zlibCompression } from "../adapters/zlib/mod.ts";
  * import assert from "node:assert/strict";
  *
  * const compressor = zlibCompression().createCompressor({

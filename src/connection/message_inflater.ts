@@ -35,8 +35,8 @@ export interface MessageInflaterOptions {
  *
  * @example Deliver a compressed "Hello" (RFC 7692 §7.2.3.1) after a ping
  * ```ts
- * import { MessageInflater } from "@netws/server/compression";
- * import { zlibCompression } from "../adapters/zlib.ts";
+ * import { MessageInflater } from "./message_inflater.ts";
+ * import { zlibCompression } from "../adapters/zlib/mod.ts";
  * import assert from "node:assert/strict";
  *
  * const got: unknown[] = [];

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { detectListen } from "../adapters/detect.ts";
+import { detectListen, loadCompression } from "../adapters/detect.ts";
 import { type ServeOptions, Server } from "./server.ts";
 import { validateServeOptions } from "./validate.ts";
 
@@ -39,6 +39,6 @@ export function serve(options: ServeOptions = {}): Server {
     options,
     async () => listen === false ? undefined : listen ?? await detectListen(),
     // node:zlib is loaded only by a server that offers permessage-deflate.
-    async (concurrency) => (await import("../adapters/zlib.ts")).zlibCompression({ concurrency }),
+    loadCompression,
   );
 }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
-import { zlibCompression } from "../../src/adapters/zlib.ts";
+import { zlibCompression } from "../../src/adapters/zlib/mod.ts";
 import { DeflateSender } from "../../src/connection/deflate_sender.ts";
 import { type CompressedMessage, MessageInflater } from "../../src/connection/message_inflater.ts";
 import {

@@ -15,7 +15,7 @@
 import process from "node:process";
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
-import { zlibCompression } from "../../src/adapters/zlib.ts";
+import { zlibCompression } from "../../src/adapters/zlib/mod.ts";
 import { MessageTooBigError } from "../../src/protocol/errors.ts";
 
 const [mode, file, limitText] = process.argv.slice(2);

@@ -12,8 +12,8 @@ import {
   type DecompressorOptions,
   InvalidDataError,
   MessageTooBigError,
-} from "../connection/compression.ts";
-import { closed, TAIL } from "./zlib_shared.ts";
+} from "../../connection/compression.ts";
+import { closed, TAIL } from "./shared.ts";
 
 /** What one running inflation collects. */
 interface Inflation {

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { type CompressionFactory, ConcurrencyLimiter } from "../connection/compression.ts";
-import { deflateOnce, SYNC_MAX, ZlibCompressor } from "./zlib_deflater.ts";
-import { ZlibDecompressor } from "./zlib_inflater.ts";
+import { type CompressionFactory, ConcurrencyLimiter } from "../../connection/compression.ts";
+import { deflateOnce, SYNC_MAX, ZlibCompressor } from "./deflater.ts";
+import { ZlibDecompressor } from "./inflater.ts";
 
 /** Options of {@linkcode zlibCompression}. */
 export interface ZlibCompressionOptions {
@@ -27,7 +27,7 @@ export interface ZlibCompressionOptions {
  *
  * @example Compress and inflate a message
  * ```ts
- * import { zlibCompression } from "./zlib.ts";
+ * import { zlibCompression } from "./mod.ts";
  * import assert from "node:assert/strict";
  *
  * const zlib = zlibCompression();

@@ -10,8 +10,8 @@ import type {
   Compressor,
   CompressorOptions,
   ConcurrencyLimiter,
-} from "../connection/compression.ts";
-import { closed, TAIL } from "./zlib_shared.ts";
+} from "../../connection/compression.ts";
+import { closed, TAIL } from "./shared.ts";
 
 /**
  * Messages up to this size, sent with a fresh window, are compressed by the synchronous call
