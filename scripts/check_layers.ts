@@ -4,8 +4,9 @@
  * - `protocol/` imports nothing above it; `pubsub/` (topics and the backplane contract) only
  *   `protocol/`; `handshake/` only those two; `connection/` only those three; `server/` those
  *   four.
- * - `adapters/**` import only `connection/transport.ts`, `handshake/`, `adapters/shared.ts` and
- *   files of their own adapter (`node/http.ts` → `node/net.ts`). Two modules of `adapters/` are
+ * - `adapters/**` import only `connection/transport.ts`, `connection/compression.ts` (the codec
+ *   contract, as `transport.ts` is the socket's), `handshake/`, `adapters/shared.ts` and files of
+ *   their own adapter (`node/http.ts` → `node/net.ts`). Two modules of `adapters/` are
  *   not adapters: `detect.ts` loads the adapter of the runtime, and `mod.ts` is the
  *   `./adapter` subpath, which also exports `connection/byte_streams.ts`. A backplane driver
  *   (`redis.ts`) also imports `pubsub/`, whose contract it implements.
@@ -74,6 +75,7 @@ function forbidden(file: string, target: string): string | undefined {
 
 function adapterMayImport(file: string, target: string): string | undefined {
   if (target === "src/connection/transport.ts" || target === "src/adapters/shared.ts") return;
+  if (target === "src/connection/compression.ts") return;
   if (target.startsWith("src/handshake/")) return;
   if (BACKPLANE_DRIVERS.includes(file) && target.startsWith("src/pubsub/")) return;
   if (file === "src/adapters/mod.ts" && target === "src/connection/byte_streams.ts") return;
@@ -81,7 +83,8 @@ function adapterMayImport(file: string, target: string): string | undefined {
   // Within one adapter's own folder (src/adapters/node/…).
   const folder = file.slice(0, file.lastIndexOf("/") + 1);
   if (folder !== "src/adapters/" && target.startsWith(folder)) return;
-  return "an adapter imports only connection/transport.ts, handshake/ and adapters/shared.ts";
+  return "an adapter imports only connection/transport.ts, connection/compression.ts, handshake/ " +
+    "and adapters/shared.ts";
 }
 
 function layerOf(file: string): string {

@@ -66,6 +66,7 @@ describe("validateServeOptions", () => {
       onError: fn,
       onHandshakeError: fn,
       path: "/ws",
+      perMessageDeflate: { level: 1 },
       listen: false,
     };
     validateServeOptions(options);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CompressionFactory } from "../connection/compression.ts";
 import type { Listen } from "../connection/transport.ts";
 
 /**
@@ -32,4 +33,26 @@ export async function detectListen(): Promise<Listen> {
   if (runtime.Deno !== undefined) return (await import("./deno.ts")).listen;
   if (runtime.Bun !== undefined) return (await import("./bun.ts")).listen;
   return (await import("./node/net.ts")).listen;
+}
+
+/**
+ * Loads the permessage-deflate codecs on `node:zlib` (every runtime has it), with at most
+ * `concurrency` zlib operations in flight; only a server that offers the extension loads them.
+ *
+ * @example Compress a message with the loaded codecs
+ * ```ts
+ * import { loadCompression } from "./detect.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const codecs = await loadCompression(10);
+ * const bytes = await codecs.compressShared(new TextEncoder().encode("Hello"), {
+ *   windowBits: 15,
+ *   memLevel: 8,
+ *   level: 6,
+ * });
+ * assert.deepEqual([...bytes], [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+ * ```
+ */
+export async function loadCompression(concurrency: number): Promise<CompressionFactory> {
+  return (await import("./zlib/mod.ts")).zlibCompression({ concurrency });
 }

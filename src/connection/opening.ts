@@ -12,8 +12,11 @@ import {
   encodeResponse,
   HandshakeError,
   isUpgradeRequest,
+  negotiatePerMessageDeflate,
   type ParsedRequest,
   parseRequestHead,
+  type PerMessageDeflateParams,
+  type PerMessageDeflateSettings,
   toRequest,
   validateUpgrade,
 } from "../handshake/mod.ts";
@@ -97,13 +100,22 @@ export interface OpeningSettings<Conn> {
     | undefined;
   /** The one path that upgrades, if set: an upgrade to another path is 404, or `onRequest`'s. */
   readonly path: string | undefined;
+  /** permessage-deflate as offered, or `undefined` to decline every extension. */
+  readonly perMessageDeflate: PerMessageDeflateSettings | undefined;
+  /** The server's codecs: without them permessage-deflate is declined. */
+  readonly compression: object | undefined;
   /** Told of every handshake answered with an error status, with the peer's address. */
   onRefused(error: HandshakeError, remoteAddr: RemoteAddress): void;
 }
 
 /** The answer to send: `101` and the request it accepts, or a response after which to close. */
 export type OpeningAnswer =
-  | { accepted: HandshakeRequest; response: Uint8Array }
+  | {
+    accepted: HandshakeRequest;
+    response: Uint8Array;
+    /** What permessage-deflate the 101 agreed to, if any. */
+    deflate: PerMessageDeflateParams | undefined;
+  }
   | { accepted: undefined; response: Uint8Array; reason: string };
 
 /**
@@ -221,11 +233,21 @@ export class OpeningHandshake<Conn> {
           rejection.body,
         );
       }
+      // RFC 7692 §5: the first acceptable offer wins and the 101 says exactly what was agreed.
+      // An application that answers Sec-WebSocket-Extensions itself keeps its own answer.
+      const offered = settings.compression === undefined ? undefined : settings.perMessageDeflate;
+      const agreed =
+        offered === undefined || request.responseHeaders.has("sec-websocket-extensions")
+          ? undefined
+          : negotiatePerMessageDeflate(upgrade.extensions, offered);
+      if (agreed !== undefined) {
+        request.responseHeaders.set("Sec-WebSocket-Extensions", agreed.response);
+      }
       const response = buildAcceptResponse(upgrade.key, {
         ...(request.protocol === undefined ? {} : { protocol: request.protocol }),
         headers: request.responseHeaders,
       });
-      return { accepted: request, response };
+      return { accepted: request, response, deflate: agreed?.params };
     } catch (error) {
       return this.#refusal(error);
     }

@@ -20,6 +20,9 @@
  * @module
  */
 
+import type { Compressor, Decompressor } from "./compression.ts";
+import { DeflateSender } from "./deflate_sender.ts";
+import { MessageInflater } from "./message_inflater.ts";
 import {
   CloseCode,
   closeFrameFor,
@@ -30,6 +33,22 @@ import {
   type MessageReaderOptions,
   Opcode,
 } from "../protocol/mod.ts";
+
+/** permessage-deflate for one connection, as the opening handshake agreed to it. */
+export interface ProtocolDeflate {
+  /** The connection's deflater. */
+  compressor: Compressor;
+  /** The connection's inflater. */
+  decompressor: Decompressor;
+  /** Messages shorter than this go uncompressed. */
+  threshold: number;
+  /** Compressed payloads longer than this go as several frames. */
+  fragmentSize: number;
+  /** Stop reading: compressed messages wait for the inflater. */
+  pause(): void;
+  /** Read again. */
+  resume(): void;
+}
 
 /** Where the protocol is; see the module's transitions. */
 export type ProtocolState = "connecting" | "open" | "closing" | "closed";
@@ -94,6 +113,9 @@ export class ServerProtocol {
   readonly #handler: ProtocolHandler;
   #state: ProtocolState = "connecting";
   #reader: MessageReader | undefined;
+  #deflate:
+    | { codec: ProtocolDeflate; inflater: MessageInflater; sender: DeflateSender }
+    | undefined;
   /** The close we sent, once we did. */
   #sent: ProtocolEnd | undefined;
 
@@ -107,11 +129,47 @@ export class ServerProtocol {
     return this.#state;
   }
 
-  /** CONNECTING → OPEN, with the incoming limits of this connection. */
-  open(limits: MessageReaderOptions = {}): void {
+  /**
+   * CONNECTING → OPEN, with the incoming limits of this connection and, when it was agreed,
+   * permessage-deflate: compressed messages are inflated and delivered in their place among the
+   * others (RFC 7692 §6), data messages at or above the threshold go compressed.
+   */
+  open(limits: MessageReaderOptions = {}, deflate?: ProtocolDeflate): void {
     if (this.#state !== "connecting") return;
-    this.#reader = new MessageReader(limits);
+    if (deflate === undefined) {
+      this.#reader = new MessageReader(limits);
+    } else {
+      const inflater = new MessageInflater({
+        decompressor: deflate.decompressor,
+        maxMessageSize: limits.maxMessageSize ?? Infinity,
+        deliver: this.#dispatch,
+        fail: (error) => this.fail(error),
+        pause: deflate.pause,
+        resume: deflate.resume,
+      });
+      this.#deflate = {
+        codec: deflate,
+        inflater,
+        sender: new DeflateSender({
+          compressor: deflate.compressor,
+          threshold: deflate.threshold,
+          fragmentSize: deflate.fragmentSize,
+          write: (frames) => this.#handler.send(frames, Opcode.Continuation),
+          fail: (error) => this.fail(error),
+        }),
+      };
+      this.#onMessage = (message) => inflater.push(message);
+      this.#reader = new MessageReader({
+        ...limits,
+        onCompressed: (message) => inflater.push(message),
+      });
+    }
     this.#state = "open";
+  }
+
+  /** Bytes of messages still being compressed, which the send buffer counts too. */
+  get compressing(): number {
+    return this.#deflate?.sender.pendingBytes ?? 0;
   }
 
   /** Feeds bytes from the peer. In CLOSED they are ignored. */
@@ -131,6 +189,10 @@ export class ServerProtocol {
    */
   sendMessage(opcode: number, payload: Uint8Array, fragmentSize: number = Infinity): boolean {
     if (this.#state !== "open") return false;
+    if (this.#deflate !== undefined) {
+      this.#deflate.sender.send(opcode, payload);
+      return true;
+    }
     const length = payload.length;
     if (length <= fragmentSize) return this.#handler.send(encodeFrame(opcode, payload), opcode);
     for (let offset = 0; offset < length; offset += fragmentSize) {
@@ -176,10 +238,13 @@ export class ServerProtocol {
   /** Goes to CLOSED without a frame, because the socket is gone; returns what to report. */
   abort(): ProtocolEnd {
     this.#state = "closed";
+    this.#releaseDeflate(true);
     return this.#sent ?? { code: CloseCode.Abnormal, reason: "" };
   }
 
-  readonly #onMessage = (message: Message): void => {
+  #onMessage: (message: Message) => void = (message) => this.#dispatch(message);
+
+  readonly #dispatch = (message: Message): void => {
     const state = this.#state;
     switch (message.type) {
       case "text":
@@ -217,11 +282,30 @@ export class ServerProtocol {
 
   #sendClose(code: number, reason: string, payload: Uint8Array): void {
     this.#sent = { code, reason };
-    this.#handler.send(encodeFrame(Opcode.Close, payload), Opcode.Close);
+    const frame = encodeFrame(Opcode.Close, payload);
+    // The close frame goes after the messages still being compressed (RFC 6455 §5.5.1).
+    if (this.#deflate !== undefined) this.#deflate.sender.sendFrames(frame);
+    else this.#handler.send(frame, Opcode.Close);
   }
 
   #end(code: number, reason: string, error?: unknown): void {
     this.#state = "closed";
+    this.#releaseDeflate(false);
     this.#handler.ended(code, reason, error);
+  }
+
+  /** Frees zlib: at once when the socket is gone, else once the close frame was handed on. */
+  #releaseDeflate(now: boolean): void {
+    const deflate = this.#deflate;
+    if (deflate === undefined) return;
+    this.#deflate = undefined;
+    deflate.inflater.close();
+    const release = () => {
+      deflate.sender.close();
+      deflate.codec.compressor.close();
+      deflate.codec.decompressor.close();
+    };
+    if (now) release();
+    else void deflate.sender.idle().then(release);
   }
 }

@@ -19,6 +19,8 @@ export const PauseReason = {
   Sending: 4,
   /** The connection ended and the peer sent more than the read budget after it. */
   Closed: 8,
+  /** Compressed messages wait for the inflater (permessage-deflate). */
+  Inflating: 16,
 } as const;
 
 /** Sweeps of silence after which a connection is pinged, and after which it is closed. */

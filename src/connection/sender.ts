@@ -112,7 +112,8 @@ export class Sender {
 
   /** Whether at most `maxBufferedAmount` waits ahead; past it, the connection fails with 1008. */
   #admit(): boolean {
-    const queued = this.#host.outbox.bufferedAmount;
+    // Messages still being compressed wait too, and hold their bytes meanwhile.
+    const queued = this.#host.outbox.bufferedAmount + this.#host.protocol.compressing;
     const limit = this.#limits.maxBufferedAmount;
     if (queued <= limit) return true;
     this.#host.overflow(

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ParsedRequest } from "../handshake/mod.ts";
+import type { ParsedRequest, PerMessageDeflateParams } from "../handshake/mod.ts";
 import {
   CloseCode,
   encodeClosePayload,
@@ -20,7 +20,12 @@ import type { HandshakeRequest } from "./handshake_request.ts";
 import { type MessageStreams, messageStreams } from "./message_streams.ts";
 import { type OpeningAnswer, OpeningHandshake, type OpeningHost } from "./opening.ts";
 import { Outbox, type OutboxHandler } from "./outbox.ts";
-import { type DataMessage, type ProtocolHandler, ServerProtocol } from "./protocol.ts";
+import {
+  type DataMessage,
+  type ProtocolDeflate,
+  type ProtocolHandler,
+  ServerProtocol,
+} from "./protocol.ts";
 import { PauseReason as Pause, ReadGate } from "./read_gate.ts";
 import { Sender, type SenderHost } from "./sender.ts";
 import type { IncomingLimits, SessionSettings } from "./settings.ts";
@@ -258,12 +263,12 @@ export class Session<Conn>
     if (this.#end !== undefined) return;
     this.outbox.push([answer.response]);
     if (answer.accepted === undefined) this.#finishAfterFlush(CloseCode.Abnormal, answer.reason);
-    else this.#open();
+    else this.#open(answer.deflate);
   }
 
-  #open(): void {
+  #open(agreed: PerMessageDeflateParams | undefined): void {
     clearTimeout(this.#handshakeDeadline);
-    this.protocol.open(this.limits);
+    this.protocol.open(this.limits, this.#deflate(agreed));
     this.#opened = true;
     // Silence is counted from the moment the connection opens.
     this.#gate.heard(this.#settings.clock.ticks);
@@ -272,6 +277,29 @@ export class Session<Conn>
     for (const chunk of this.opening.takeEarly()) this.#receive(chunk);
     this.#gate.resume(Pause.Handshake);
     if (this.#peerEnded) this.#onEnd();
+  }
+
+  /** The codecs for what the opening handshake agreed to (RFC 7692 §7.1), made lazily by zlib. */
+  #deflate(agreed: PerMessageDeflateParams | undefined): ProtocolDeflate | undefined {
+    const offered = this.#settings.perMessageDeflate;
+    const factory = this.#settings.compression;
+    if (agreed === undefined || offered === undefined || factory === undefined) return undefined;
+    return {
+      compressor: factory.createCompressor({
+        windowBits: agreed.serverMaxWindowBits,
+        memLevel: offered.memLevel,
+        level: offered.level,
+        noContextTakeover: agreed.serverNoContextTakeover,
+      }),
+      decompressor: factory.createDecompressor({
+        windowBits: agreed.clientMaxWindowBits,
+        noContextTakeover: agreed.clientNoContextTakeover,
+      }),
+      threshold: offered.threshold,
+      fragmentSize: this.#settings.fragmentSize,
+      pause: () => this.#gate.pause(Pause.Inflating),
+      resume: () => this.#gate.resume(Pause.Inflating),
+    };
   }
 
   // --- Receiving ----------------------------------------------------------------------------

@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { HandshakeError } from "../handshake/mod.ts";
+import type { HandshakeError, PerMessageDeflateSettings } from "../handshake/mod.ts";
+import type { CompressionFactory } from "./compression.ts";
 import type { RemoteAddress } from "./transport.ts";
 import type { TopicHost } from "./topics.ts";
 
@@ -23,6 +24,10 @@ export interface SessionSettings<Conn> {
   closeTimeout: number;
   maxBufferedAmount: number;
   fragmentSize: number;
+  /** permessage-deflate as offered, or `undefined` to decline it. */
+  perMessageDeflate: PerMessageDeflateSettings | undefined;
+  /** The server's codecs; set once permessage-deflate is on and the server listens. */
+  compression: CompressionFactory | undefined;
   secure: boolean;
   onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
   /** The one path that upgrades; other paths are 404 (or go to `onRequest`). */

@@ -37,3 +37,18 @@ export {
   type UpgradeRequest,
   validateUpgrade,
 } from "./upgrade.ts";
+export {
+  type ExtensionOffer,
+  type ExtensionParam,
+  parseExtensionHeader,
+} from "./extension_header.ts";
+export {
+  negotiatePerMessageDeflate,
+  PERMESSAGE_DEFLATE,
+  PERMESSAGE_DEFLATE_DEFAULTS,
+  type PerMessageDeflateAgreement,
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateParams,
+  type PerMessageDeflateSettings,
+  resolvePerMessageDeflateOptions,
+} from "./permessage_deflate.ts";

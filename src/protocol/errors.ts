@@ -29,6 +29,7 @@ export type WebSocketErrorCode =
   // 1007: data did not match its type
   | "INVALID_UTF8"
   | "INVALID_CLOSE_REASON"
+  | "INVALID_COMPRESSED_DATA"
   // 1008: a policy of the server
   | "POLICY_VIOLATION"
   | "SEND_BUFFER_FULL"

@@ -10,6 +10,7 @@ import { Opcode } from "./constants.ts";
 import { MessageTooBigError, ProtocolError } from "./errors.ts";
 import { checkLimit, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE } from "./limits.ts";
 import { BinaryBuffer } from "./binary_buffer.ts";
+import { type CompressedMessage, compressedSizeLimit } from "./compressed_message.ts";
 import type { Message } from "./message.ts";
 import { decodeUtf8, Utf8Slices } from "./utf8_slices.ts";
 
@@ -29,6 +30,17 @@ export interface MessageAssemblerOptions {
    * @default {16384}
    */
   maxFragments?: number;
+}
+
+/** Options of {@linkcode MessageBuilder}: those of the assembler, and permessage-deflate's. */
+export interface MessageBuilderOptions extends MessageAssemblerOptions {
+  /**
+   * Gets each message whose first frame had RSV1 set (RFC 7692 §6.1), still compressed, in its
+   * place among the others. Its compressed bytes are held up to
+   * `compressedSizeLimit(maxMessageSize)`; the inflater applies `maxMessageSize` itself.
+   * Without it, RSV1 is a protocol error.
+   */
+  onCompressed?: (message: CompressedMessage) => void;
 }
 
 /**
@@ -81,16 +93,21 @@ export class MessageBuilder {
   // A binary message that did not arrive in one slice; made when the first one comes.
   #binary: BinaryBuffer | undefined;
 
+  // permessage-deflate: where compressed messages go, and whether this one is.
+  readonly #onCompressed: ((message: CompressedMessage) => void) | undefined;
+  #compressed = false;
+
   #error: unknown;
 
   /** Creates a builder; throws a `RangeError` for an invalid option. */
-  constructor(options: MessageAssemblerOptions = {}) {
+  constructor(options: MessageBuilderOptions = {}) {
     this.#maxMessageSize = checkLimit(
       "maxMessageSize",
       options.maxMessageSize,
       DEFAULT_MAX_MESSAGE_SIZE,
     );
     this.#maxFragments = checkLimit("maxFragments", options.maxFragments, DEFAULT_MAX_FRAGMENTS);
+    this.#onCompressed = options.onCompressed;
   }
 
   /** Whether a data message was started and not finished. */
@@ -123,11 +140,11 @@ export class MessageBuilder {
    * Starts a frame: checks its opcode, its place in the message and the limits. Throws a
    * `WebSocketError` on a violation; once it threw, every later call throws the same error.
    */
-  header(opcode: number, fin: boolean, payloadLength: number): void {
+  header(opcode: number, fin: boolean, payloadLength: number, rsv1 = false): void {
     if (this.#error !== undefined) throw this.#error;
     if (
       this.#opcode === 0 && (opcode === Opcode.Text || opcode === Opcode.Binary) &&
-      payloadLength <= this.#maxMessageSize
+      payloadLength <= this.#maxMessageSize && !rsv1
     ) {
       // The common case, a data frame starting a message within the limits: nothing to check.
       this.#opcode = opcode;
@@ -135,6 +152,7 @@ export class MessageBuilder {
       this.#size = payloadLength;
     } else {
       try {
+        if (rsv1) this.#startCompressed(opcode);
         this.#checkFrame(opcode, payloadLength);
       } catch (error) {
         throw this.#fail(error);
@@ -165,6 +183,7 @@ export class MessageBuilder {
       this.#opcode = 0;
       this.#fragments = 0;
       this.#size = 0;
+      if (this.#compressed) return this.#handOnCompressed(opcode, slice);
       if (opcode === Opcode.Binary) return { type: "binary", data: slice };
       try {
         return { type: "text", data: decodeUtf8(slice) };
@@ -184,7 +203,7 @@ export class MessageBuilder {
       if (opcode >= Opcode.Close) return this.#addControl(opcode, slice, end);
       const last = end && this.#frameFin;
       this.#started = true;
-      if (this.#opcode === Opcode.Text) {
+      if (this.#opcode === Opcode.Text && !this.#compressed) {
         // Decoding as slices arrive validates early and keeps no reference to read buffers.
         this.#slices ??= new Utf8Slices();
         const part = this.#slices.decode(slice, last);
@@ -196,6 +215,12 @@ export class MessageBuilder {
         else this.#binary.keep(slice);
       }
       if (!last) return undefined;
+      if (this.#compressed) {
+        const compressed = this.#binary!.join(this.#size);
+        const type = this.#opcode;
+        this.#reset();
+        return this.#handOnCompressed(type, compressed);
+      }
       const message: Message = this.#opcode === Opcode.Text
         ? { type: "text", data: joinText(this.#text) }
         : { type: "binary", data: this.#binary!.join(this.#size) };
@@ -253,9 +278,32 @@ export class MessageBuilder {
       throw new MessageTooBigError("TOO_MANY_FRAGMENTS", fragments, this.#maxFragments);
     }
     const size = this.#size + payloadLength;
-    if (size > this.#maxMessageSize) {
-      throw new MessageTooBigError("MESSAGE_TOO_BIG", size, this.#maxMessageSize);
+    const limit = this.#compressed
+      ? compressedSizeLimit(this.#maxMessageSize)
+      : this.#maxMessageSize;
+    if (size > limit) throw new MessageTooBigError("MESSAGE_TOO_BIG", size, limit);
+  }
+
+  /** RFC 7692 §6.1: RSV1 on a message's first frame marks it compressed. */
+  #startCompressed(opcode: number): void {
+    if (
+      this.#onCompressed === undefined || this.#opcode !== 0 || opcode === Opcode.Continuation ||
+      opcode >= Opcode.Close
+    ) {
+      throw new ProtocolError(
+        "Cannot assemble message: RSV1 is set outside the first frame of a compressed message",
+        "RESERVED_BITS",
+      );
     }
+    this.#compressed = true;
+  }
+
+  /** Hands a whole compressed message to `onCompressed`; the caller returns nothing. */
+  #handOnCompressed(opcode: number, payload: Uint8Array): undefined {
+    this.#compressed = false;
+    const type = opcode === Opcode.Text ? "text" : "binary";
+    this.#onCompressed!({ type, compressed: true, parts: [payload] });
+    return undefined;
   }
 
   /** Gathers a control frame's payload (RFC 6455 §5.5: at most 125 bytes) and reads it. */
@@ -274,6 +322,7 @@ export class MessageBuilder {
   }
 
   #reset(): void {
+    this.#compressed = false;
     this.#slices?.reset();
     this.#opcode = 0;
     this.#fragments = 0;

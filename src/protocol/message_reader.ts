@@ -6,6 +6,7 @@
  */
 
 import { type FrameHandler, FrameScanner } from "./frame_scanner.ts";
+import type { CompressedMessage } from "./compressed_message.ts";
 import type { Message } from "./message.ts";
 import { MessageBuilder } from "./message_builder.ts";
 
@@ -29,6 +30,12 @@ export interface MessageReaderOptions {
    * @default {16384}
    */
   maxFragments?: number;
+  /**
+   * Turns on permessage-deflate (RFC 7692 §6): RSV1 is accepted on the first frame of a data
+   * message, and each such message is handed here still compressed, in its place among the
+   * others, instead of to `push`'s `onMessage`. Without it, RSV1 is a protocol error (1002).
+   */
+  onCompressed?: (message: CompressedMessage) => void;
 }
 
 /** The longest frame header, counted in `heldBytes` as the scanner's header buffer. */
@@ -69,14 +76,17 @@ export class MessageReader {
     const builder = new MessageBuilder({
       ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
       ...(options.maxFragments === undefined ? {} : { maxFragments: options.maxFragments }),
+      ...(options.onCompressed === undefined ? {} : { onCompressed: options.onCompressed }),
     });
     this.#builder = builder;
     this.#scanner = new FrameScanner({
       ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
       role: "server",
+      allowRsv1: options.onCompressed !== undefined,
     });
     this.#handler = {
-      onHeader: (opcode, fin, payloadLength) => builder.header(opcode, fin, payloadLength),
+      onHeader: (opcode, fin, payloadLength, rsv1) =>
+        builder.header(opcode, fin, payloadLength, rsv1),
       onPayload: (slice, end) => {
         const message = builder.payload(slice, end);
         if (message !== undefined) this.#onMessage(message);

@@ -70,9 +70,14 @@ export {
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
 } from "./limits.ts";
+export { type CompressedMessage, compressedSizeLimit } from "./compressed_message.ts";
 export { applyMask } from "./mask.ts";
 export type { Message } from "./message.ts";
 export { MessageAssembler } from "./message_assembler.ts";
 export { MessageAssemblerStream } from "./message_assembler_stream.ts";
-export { type MessageAssemblerOptions, MessageBuilder } from "./message_builder.ts";
+export {
+  type MessageAssemblerOptions,
+  MessageBuilder,
+  type MessageBuilderOptions,
+} from "./message_builder.ts";
 export { MessageReader, type MessageReaderOptions } from "./message_reader.ts";

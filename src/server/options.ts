@@ -9,6 +9,11 @@
 import type { TlsOptions } from "../connection/transport.ts";
 import type { SlowSubscriberPolicy } from "./fanout.ts";
 import {
+  type PerMessageDeflateOptions,
+  type PerMessageDeflateSettings,
+  resolvePerMessageDeflateOptions,
+} from "../handshake/mod.ts";
+import {
   checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
@@ -192,6 +197,13 @@ export interface ServeConfig {
    * @default {1048576}
    */
   publishMark?: number | undefined;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or the options (see
+   * `PerMessageDeflateOptions` in `./handshake`). Limits apply to inflated bytes.
+   *
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
 }
 
 /** Options after their checks, with every default filled in. Times are in seconds. */
@@ -214,6 +226,7 @@ export interface Settings {
   path: string | undefined;
   slowSubscriber: SlowSubscriberPolicy;
   publishMark: number;
+  perMessageDeflate: PerMessageDeflateSettings | undefined;
 }
 
 /** Checks every option; throws a `RangeError` for the first that is out of range. */
@@ -249,6 +262,10 @@ export function settingsOf(options: ServeConfig): Settings {
     path: options.path,
     slowSubscriber: checkPolicy(options.slowSubscriber),
     publishMark: checkLimit("publishMark", options.publishMark, DEFAULTS.publishMark),
+    perMessageDeflate:
+      options.perMessageDeflate === undefined || options.perMessageDeflate === false
+        ? undefined
+        : resolvePerMessageDeflateOptions(options.perMessageDeflate),
   };
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { detectListen } from "../adapters/detect.ts";
+import { detectListen, loadCompression } from "../adapters/detect.ts";
 import { type ServeOptions, Server } from "./server.ts";
 import { validateServeOptions } from "./validate.ts";
 
@@ -38,5 +38,7 @@ export function serve(options: ServeOptions = {}): Server {
   return new Server(
     options,
     async () => listen === false ? undefined : listen ?? await detectListen(),
+    // node:zlib is loaded only by a server that offers permessage-deflate.
+    loadCompression,
   );
 }

@@ -20,6 +20,7 @@ import type {
   UpgradeTarget,
 } from "../connection/transport.ts";
 import type { TopicSubscriber } from "../connection/topics.ts";
+import type { CompressionFactory } from "../connection/compression.ts";
 import type { HandshakeError, ParsedRequest } from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
 import type { Backplane } from "../pubsub/backplane.ts";
@@ -117,6 +118,7 @@ export class Server implements UpgradeTarget {
   constructor(
     options: ServeOptions = {},
     listen?: () => Promise<Listen | undefined>,
+    loadCompression?: (concurrency: number) => Promise<CompressionFactory>,
   ) {
     const settings = settingsOf(options);
     this.#options = options;
@@ -148,6 +150,7 @@ export class Server implements UpgradeTarget {
       ...settings,
       topics: this.#fanout,
       secure: settings.tls !== undefined,
+      compression: undefined,
       onRequest: options.onRequest,
       onRefused: options.onHandshakeError ?? rateLimitedRefusalLog(),
       clock: this.#keepAlive.clock,
@@ -163,13 +166,21 @@ export class Server implements UpgradeTarget {
       },
     };
     // Timers start once the server listens: a server that cannot listen leaves none behind.
-    this.ready = this.#start(settings, listen).then(() => this.#startTimers(settings));
+    this.ready = this.#start(settings, listen, loadCompression).then(() =>
+      this.#startTimers(settings)
+    );
   }
 
   async #start(
     settings: Settings,
     listen?: () => Promise<Listen | undefined>,
+    loadCompression?: (concurrency: number) => Promise<CompressionFactory>,
   ): Promise<void> {
+    // The codecs exist before the first connection does; without them the extension is declined.
+    const deflate = settings.perMessageDeflate;
+    if (deflate !== undefined && loadCompression !== undefined) {
+      this.#settings.compression = await loadCompression(deflate.concurrency);
+    }
     const chosen = await listen?.();
     if (chosen === undefined) return;
     this.#listener = await chosen(

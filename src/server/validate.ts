@@ -10,7 +10,7 @@
 import type { ServeOptions } from "./server.ts";
 
 /** Options that other parts of the server are adding; accepted here so that the lists agree. */
-type PlannedOption = "perMessageDeflate" | "reusePort";
+type PlannedOption = "reusePort";
 
 /** Checks one option's value; only called for values other than `undefined`. */
 type Check = (name: string, value: unknown) => void;

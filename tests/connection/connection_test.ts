@@ -44,6 +44,8 @@ function connect(overrides: Partial<ConnectionSettings> = {}): Harness {
   const settings: ConnectionSettings = {
     ...DEFAULTS,
     secure: false,
+    perMessageDeflate: undefined,
+    compression: undefined,
     onRequest: undefined,
     path: undefined,
     onRefused() {},

@@ -1,0 +1,176 @@
+/**
+ * The sending side of permessage-deflate for one connection: data messages in, frames out, in
+ * the order the messages were sent.
+ *
+ * @module
+ */
+
+import type { Compressor } from "./compression.ts";
+import { Opcode } from "../protocol/constants.ts";
+import { encodeFrame } from "../protocol/frame_encoder.ts";
+
+/** What a {@linkcode DeflateSender} needs. */
+export interface DeflateSenderOptions {
+  /** The connection's deflater. */
+  compressor: Compressor;
+  /** Messages shorter than this go uncompressed (RFC 7692 §6: either is allowed). */
+  threshold: number;
+  /** Compressed payloads longer than this go as several frames (RFC 7692 §6.1). */
+  fragmentSize: number;
+  /** Gets the frames of each message, in send order, each frame header and payload apart. */
+  write(frames: Uint8Array[]): void;
+  /** Gets a failure of the deflater; nothing is written after it. */
+  fail(error: unknown): void;
+}
+
+/** One message waiting for the messages before it. */
+interface Pending {
+  frames: Uint8Array[] | undefined;
+  size: number;
+}
+
+/**
+ * Compresses data messages at or above the threshold and frames them: RSV1 on the first frame
+ * only, the compressed bytes cut by `fragmentSize`. Messages leave in the order they were sent,
+ * a small uncompressed one never overtaking a larger one being compressed.
+ *
+ * @example Send a compressed "Hello" (RFC 7692 §7.2.3.1)
+ * ```ts
+ * import { DeflateSender } from "./deflate_sender.ts";
+ * import { zlibCompression } from "../adapters/zlib/mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const compressor = zlibCompression().createCompressor({
+ *   windowBits: 15,
+ *   memLevel: 8,
+ *   level: 6,
+ *   noContextTakeover: false,
+ * });
+ * const written: number[][] = [];
+ * const sender = new DeflateSender({
+ *   compressor,
+ *   threshold: 0,
+ *   fragmentSize: Infinity,
+ *   write: (frames) => written.push(frames.flatMap((part) => [...part])),
+ *   fail: (error) => assert.fail(String(error)),
+ * });
+ * sender.send(0x1, new TextEncoder().encode("Hello"));
+ * await sender.idle();
+ * assert.deepEqual(written, [[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]]);
+ * compressor.close();
+ * ```
+ */
+export class DeflateSender {
+  readonly #options: DeflateSenderOptions;
+  readonly #pending: Pending[] = [];
+  #pendingBytes = 0;
+  #failed = false;
+  #idle: Promise<void> = Promise.resolve();
+  #markIdle: () => void = () => {};
+
+  /** Creates the sender of one connection. */
+  constructor(options: DeflateSenderOptions) {
+    this.#options = options;
+  }
+
+  /** Bytes of messages not yet written: count them against the connection's send buffer. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** Sends one data message (`Opcode.Text` or `Opcode.Binary`). */
+  send(opcode: number, payload: Uint8Array): void {
+    if (this.#failed) return;
+    if (payload.length < this.#options.threshold) {
+      this.#ready(payload.length, this.#frames(opcode, payload, false));
+      return;
+    }
+    const compressed = this.#options.compressor.compress(payload);
+    this.#enqueue(payload.length, compressed.then((bytes) => this.#frames(opcode, bytes, true)));
+  }
+
+  /**
+   * Sends a message compressed elsewhere, such as by `compressShared` for many receivers; only
+   * for a connection that agreed to `server_no_context_takeover` with a window at least as
+   * large as the one it was compressed with.
+   */
+  sendCompressed(opcode: number, compressed: Uint8Array): void {
+    if (this.#failed) return;
+    this.#ready(compressed.length, this.#frames(opcode, compressed, true));
+  }
+
+  /** Writes ready frames, such as a close frame, after every message sent before them. */
+  sendFrames(frames: Uint8Array[]): void {
+    if (this.#failed) return;
+    this.#ready(0, frames);
+  }
+
+  /** Settles once every message sent so far is written (at once when nothing waits). */
+  idle(): Promise<void> {
+    return this.#idle;
+  }
+
+  /** Drops what waits; nothing more is written. The compressor is the caller's to close. */
+  close(): void {
+    this.#failed = true;
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    this.#markIdle();
+  }
+
+  /** Frames that are ready: written now when nothing waits, else behind what does. */
+  #ready(size: number, frames: Uint8Array[]): void {
+    if (this.#pending.length === 0) {
+      this.#options.write(frames);
+      return;
+    }
+    this.#pending.push({ frames, size });
+    this.#pendingBytes += size;
+  }
+
+  #enqueue(size: number, frames: Promise<Uint8Array[]>): void {
+    const entry: Pending = { frames: undefined, size };
+    if (this.#pending.length === 0) {
+      this.#idle = new Promise((resolve) => this.#markIdle = resolve);
+    }
+    this.#pending.push(entry);
+    this.#pendingBytes += size;
+    frames.then(
+      (ready) => {
+        entry.frames = ready;
+        this.#flush();
+      },
+      (error) => {
+        if (this.#failed) return;
+        this.close();
+        this.#options.fail(error);
+      },
+    );
+  }
+
+  #flush(): void {
+    while (!this.#failed && this.#pending.length > 0 && this.#pending[0]!.frames !== undefined) {
+      const entry = this.#pending.shift()!;
+      this.#pendingBytes -= entry.size;
+      this.#options.write(entry.frames!);
+    }
+    if (this.#pending.length === 0) this.#markIdle();
+  }
+
+  /** The frames of one message; RFC 7692 §6.1: RSV1 on the first frame only. */
+  #frames(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
+    const size = this.#options.fragmentSize;
+    if (payload.length <= size) return encodeFrame(opcode, payload, { rsv1 });
+    const frames: Uint8Array[] = [];
+    for (let offset = 0; offset < payload.length; offset += size) {
+      const end = Math.min(offset + size, payload.length);
+      frames.push(
+        ...encodeFrame(offset === 0 ? opcode : Opcode.Continuation, payload.subarray(offset, end), {
+          fin: end === payload.length,
+          rsv1: rsv1 && offset === 0,
+        }),
+      );
+    }
+    return frames;
+  }
+}
