@@ -74,7 +74,6 @@ describe("validateServeOptions", () => {
     validateServeOptions({
       path: "/ws",
       perMessageDeflate: true,
-      reusePort: true,
       backplane: {},
       onHandshakeError: fn,
     });
@@ -82,7 +81,7 @@ describe("validateServeOptions", () => {
     validateServeOptions({ port: 65535, hostname: "::1" });
   });
 
-  it("validateServeOptions knows every option of ServeOptions and those being added", () => {
+  it("validateServeOptions knows every option of ServeOptions", () => {
     for (const name of Object.keys(DEFAULTS)) assert.ok(SERVE_OPTION_KEYS.includes(name), name);
     for (
       const name of [
@@ -95,7 +94,6 @@ describe("validateServeOptions", () => {
         "listen",
         "path",
         "perMessageDeflate",
-        "reusePort",
         "backplane",
         "onHandshakeError",
       ]
@@ -295,7 +293,12 @@ describe("validateServeOptions", () => {
 
   it("validateServeOptions checks the types of the options being added", () => {
     refuses({ noDelay: "yes" }, TypeError, 'Cannot set noDelay: expected true or false, got "yes"');
-    refuses({ reusePort: 1 }, TypeError, "Cannot set reusePort: expected true or false, got 1");
+    // reusePort is not built yet: an option that would do nothing is refused, not ignored.
+    refuses(
+      { reusePort: true },
+      TypeError,
+      'Cannot serve: unknown option "reusePort"',
+    );
     refuses({ path: 1 }, TypeError, "Cannot serve: path must be a string, got 1");
     refuses({ path: "ws" }, RangeError, 'Cannot serve: path "ws" does not start with "/"');
     refuses(

@@ -9,9 +9,6 @@
 
 import type { ServeOptions } from "./server.ts";
 
-/** Options that other parts of the server are adding; accepted here so that the lists agree. */
-type PlannedOption = "reusePort";
-
 /** Checks one option's value; only called for values other than `undefined`. */
 type Check = (name: string, value: unknown) => void;
 
@@ -149,7 +146,7 @@ const tls: Check = (_name, value) => {
  * Every option of `serve()` and its check. Typed against {@linkcode ServeOptions} so that an option
  * added there without a check here fails to type-check.
  */
-const CHECKS: { readonly [K in keyof ServeOptions | PlannedOption]-?: Check } = {
+const CHECKS: { readonly [K in keyof ServeOptions]-?: Check } = {
   port,
   hostname,
   tls,
@@ -182,7 +179,6 @@ const CHECKS: { readonly [K in keyof ServeOptions | PlannedOption]-?: Check } = 
   listen,
   path,
   perMessageDeflate: booleanOrObject,
-  reusePort: boolean,
   backplane: object,
   onHandshakeError: callback,
 };
