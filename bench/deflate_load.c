@@ -68,6 +68,12 @@ static int ep;
 static uint64_t lat[LAT_BUCKETS + 1];
 static uint64_t msgs, payload_tx, payload_rx, wire_tx, wire_rx;
 static int measuring;
+/* The window the server lets this client compress with (RFC 7692 §7.1.2.2): 15 unless the
+ * response names client_max_window_bits (zlib has no raw 8-bit window; no server tested asks for
+ * 8). */
+static int client_window = 15;
+/* Whether the response asks this client to reset its compressor after each message. */
+static int client_reset = 0;
 
 static void die(int code, const char *what) {
     fprintf(stderr, "deflate_load: %s\n", what);
@@ -161,7 +167,7 @@ static void send_message(Conn *c) {
         /* RFC 7692 §7.2.1: drop the 00 00 ff ff that ends a sync flush. */
         if (blen < 4 || memcmp(body + blen - 4, "\x00\x00\xff\xff", 4) != 0) die(1, "no sync trailer");
         blen -= 4;
-        if (cfg.nctx) deflateReset(&c->def);
+        if (client_reset) deflateReset(&c->def);
         rsv1 = 0x40;
     }
     unsigned char head[14];
@@ -247,7 +253,11 @@ static void on_readable(Conn *c) {
             }
             if (avail < h + len) break;
             int opcode = b[0] & 0x0f;
-            if (!(b[0] & 0x80) || (opcode != 1 && opcode != 2)) die(2, "unexpected frame");
+            if (opcode == 8) {
+                fprintf(stderr, "deflate_load: the server closed with %d\n", len >= 2 ? b[h] << 8 | b[h + 1] : 1005);
+                exit(2);
+            }
+            if (!(b[0] & 0x80) || (opcode != 1 && opcode != 2)) die(2, "unexpected frame (fragmented or control)");
             on_message(c, b[0] & 0x40, b + h, len);
             off += h + len;
         }
@@ -256,6 +266,7 @@ static void on_readable(Conn *c) {
     }
     flush(c);
 }
+
 
 static int handshake(Conn *c) {
     char req[512];
@@ -279,6 +290,11 @@ static int handshake(Conn *c) {
         if (strncmp(resp, "HTTP/1.1 101", 12) != 0) return -1;
         int agreed = strcasestr(resp, "permessage-deflate") != NULL;
         if (agreed != !cfg.plain) return -2;
+        const char *bits = strcasestr(resp, "client_max_window_bits=");
+        if (bits && bits < end) client_window = atoi(bits + strlen("client_max_window_bits="));
+        const char *reset = strcasestr(resp, "client_no_context_takeover");
+        if (reset && reset < end) client_reset = 1;
+        if (client_window < 9 || client_window > 15) return -1;
         size_t rest = got - (size_t)(end + 4 - resp);
         memcpy(c->rbuf, end + 4, rest);
         c->rlen = rest;
@@ -377,12 +393,12 @@ int main(int argc, char **argv) {
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0) die(2, "cannot connect");
         c->rbuf = malloc(RBUF);
-        if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
-            inflateInit2(&c->inf, -15) != Z_OK)
-            die(1, "zlib init failed");
         int h = handshake(c);
         if (h == -2) die(2, cfg.plain ? "server negotiated compression unasked" : "server declined permessage-deflate");
         if (h != 0) die(2, "handshake failed");
+        if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -client_window, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+            inflateInit2(&c->inf, -15) != Z_OK)
+            die(1, "zlib init failed");
         fcntl(c->fd, F_SETFL, O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
