@@ -10,11 +10,23 @@
  *
  * @module
  */
-import { heapStats } from "bun:jsc";
 import { appendFileSync } from "node:fs";
+
+// Bun's own types are not installed: declare the little this script uses.
+declare const Bun: { gc(force: boolean): void };
+interface HeapStats {
+  heapSize: number;
+  objectCount: number;
+  extraMemorySize: number;
+  objectTypeCounts: Record<string, number>;
+}
+// Through a variable, so that type checks outside Bun do not resolve the `bun:` module.
+const jsc = "bun:jsc";
+const { heapStats } = (await import(jsc)) as { heapStats(): HeapStats };
 
 const out = process.env.HEAP_OUT ?? "bun-heap.jsonl";
 const [file, port] = process.argv.slice(2);
+if (file === undefined) throw new Error("Cannot start: no server file given");
 process.argv.splice(2, 1); // the server reads its port from argv[2]
 process.on("SIGUSR2", () => {
   Bun.gc(true);
