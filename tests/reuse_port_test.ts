@@ -98,8 +98,11 @@ async function runPeer(flags: string[]): Promise<{ line: { port?: number; error?
 
 describe("reusePort", () => {
   if (RUNTIME === "bun") {
-    it("Bun.listen: two servers on one port both take connections", { timeout: 15_000 }, () =>
-      bothAnswer());
+    it(
+      "Bun.listen: two servers on one port both take connections",
+      { timeout: 15_000 },
+      () => bothAnswer(),
+    );
   }
 
   if (RUNTIME === "deno") {
@@ -122,8 +125,11 @@ describe("reusePort", () => {
   }
 
   if (RUNTIME !== "node" || nodeHasReusePort()) {
-    it("node:net: two servers on one port both take connections", { timeout: 15_000 }, () =>
-      bothAnswer(nodeListen));
+    it(
+      "node:net: two servers on one port both take connections",
+      { timeout: 15_000 },
+      () => bothAnswer(nodeListen),
+    );
   } else {
     it("node:net before Node 22.12: listen rejects, naming node:cluster", async () => {
       const server = greeter("a", 0, nodeListen);

@@ -68,7 +68,9 @@ export const listen: Listen = async ({ hostname, port, tls, noDelay, reusePort }
   // Without --unstable-net, Deno.listen({ reusePort: true }) exits the process with code 70, with
   // nothing to catch (Deno 2.9.6). The flag (or "unstable": ["net"] in deno.json) is what adds
   // Deno.listenDatagram, so its presence tells whether reusePort may be passed.
-  if (reusePort === true && typeof (deno as Record<string, unknown>).listenDatagram !== "function") {
+  if (
+    reusePort === true && typeof (deno as Record<string, unknown>).listenDatagram !== "function"
+  ) {
     throw listenError(hostname, port, new Error("reusePort needs deno run --unstable-net"));
   }
   const reuse = reusePort === true ? { reusePort } : {};
