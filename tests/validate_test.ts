@@ -44,6 +44,7 @@ describe("validateServeOptions", () => {
       hostname: "127.0.0.1",
       tls: { cert, key },
       noDelay: false,
+      reusePort: true,
       maxFrameSize: 1024,
       maxFragments: Infinity,
       maxMessageSize: 1 << 20,
@@ -293,12 +294,9 @@ describe("validateServeOptions", () => {
 
   it("validateServeOptions checks the types of the options being added", () => {
     refuses({ noDelay: "yes" }, TypeError, 'Cannot set noDelay: expected true or false, got "yes"');
-    // reusePort is not built yet: an option that would do nothing is refused, not ignored.
-    refuses(
-      { reusePort: true },
-      TypeError,
-      'Cannot serve: unknown option "reusePort"',
-    );
+    refuses({ reusePort: 1 }, TypeError, "Cannot set reusePort: expected true or false, got 1");
+    validateServeOptions({ reusePort: true });
+    validateServeOptions({ reusePort: false });
     refuses({ path: 1 }, TypeError, "Cannot serve: path must be a string, got 1");
     refuses({ path: "ws" }, RangeError, 'Cannot serve: path "ws" does not start with "/"');
     refuses(

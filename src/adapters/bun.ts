@@ -50,7 +50,7 @@ interface BunListener {
  * ```
  */
 // deno-lint-ignore require-await -- async: a throw while binding becomes a rejection
-export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) => {
+export const listen: Listen = async ({ hostname, port, tls, noDelay, reusePort }, accept) => {
   const handlers: Record<string, Handler> = {
     open(socket) {
       socket.setNoDelay(noDelay);
@@ -76,6 +76,7 @@ export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) =
       hostname,
       port,
       allowHalfOpen: true,
+      reusePort: reusePort === true,
       ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
       socket: handlers,
     });

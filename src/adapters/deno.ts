@@ -60,16 +60,25 @@ const HIGH_WATER = 64 * 1024;
  * ```
  */
 // deno-lint-ignore require-await -- async: a throw while binding becomes a rejection
-export const listen: Listen = async ({ hostname, port, tls, noDelay }, accept) => {
+export const listen: Listen = async ({ hostname, port, tls, noDelay, reusePort }, accept) => {
   const deno = (globalThis as { Deno?: unknown }).Deno as Record<
     "listen" | "listenTls",
     DenoListen
   >;
+  // Without --unstable-net, Deno.listen({ reusePort: true }) exits the process with code 70, with
+  // nothing to catch (Deno 2.9.6). The flag (or "unstable": ["net"] in deno.json) is what adds
+  // Deno.listenDatagram, so its presence tells whether reusePort may be passed.
+  if (
+    reusePort === true && typeof (deno as Record<string, unknown>).listenDatagram !== "function"
+  ) {
+    throw listenError(hostname, port, new Error("reusePort needs deno run --unstable-net"));
+  }
+  const reuse = reusePort === true ? { reusePort } : {};
   let listener: DenoListener;
   try {
     listener = tls === undefined
-      ? deno.listen({ hostname, port })
-      : deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+      ? deno.listen({ hostname, port, ...reuse })
+      : deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key, ...reuse });
   } catch (error) {
     throw listenError(hostname, port, error);
   }

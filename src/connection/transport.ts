@@ -107,6 +107,11 @@ export interface ListenOptions {
   tls?: TlsOptions | undefined;
   /** Disable Nagle's algorithm on accepted sockets. */
   noDelay: boolean;
+  /**
+   * Bind with `SO_REUSEPORT`, so that other listeners (in this process or others) can bind the
+   * same port; an adapter whose runtime cannot do it rejects rather than ignore it.
+   */
+  reusePort?: boolean | undefined;
 }
 
 /** A listening socket handed out by an adapter. */

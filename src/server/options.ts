@@ -43,6 +43,7 @@ export const DEFAULTS: {
   readonly port: number;
   readonly hostname: string;
   readonly noDelay: boolean;
+  readonly reusePort: boolean;
   readonly maxFrameSize: number;
   readonly maxFragments: number;
   readonly maxMessageSize: number;
@@ -60,6 +61,7 @@ export const DEFAULTS: {
   port: 8080,
   hostname: "0.0.0.0",
   noDelay: true,
+  reusePort: false,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   maxFragments: DEFAULT_MAX_FRAGMENTS,
   maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
@@ -104,6 +106,15 @@ export interface ServeConfig {
    * @default {true}
    */
   noDelay?: boolean | undefined;
+  /**
+   * Bind with `SO_REUSEPORT`, so that several processes can listen on the same port and the kernel
+   * spreads new connections among them (Linux). Needs `deno run --unstable-net` on Deno and Node
+   * 22.12 or later on Node (older Node: `node:cluster`); elsewhere the listen rejects with an error
+   * saying so.
+   *
+   * @default {false}
+   */
+  reusePort?: boolean | undefined;
   /**
    * Largest payload of one incoming frame, in bytes, or `Infinity` (Perl's `max_recv_size`).
    *
@@ -212,6 +223,7 @@ export interface Settings {
   hostname: string;
   tls: TlsOptions | undefined;
   noDelay: boolean;
+  reusePort: boolean;
   maxFrameSize: number;
   maxFragments: number;
   maxMessageSize: number;
@@ -240,6 +252,7 @@ export function settingsOf(options: ServeConfig): Settings {
     hostname: options.hostname ?? DEFAULTS.hostname,
     tls: options.tls,
     noDelay: options.noDelay ?? DEFAULTS.noDelay,
+    reusePort: options.reusePort ?? DEFAULTS.reusePort,
     maxFrameSize: checkLimit("maxFrameSize", options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE),
     maxFragments: checkLimit("maxFragments", options.maxFragments, DEFAULT_MAX_FRAGMENTS),
     maxMessageSize: checkLimit("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),

@@ -189,6 +189,7 @@ export class Server implements UpgradeTarget {
         hostname: settings.hostname,
         tls: settings.tls,
         noDelay: settings.noDelay,
+        reusePort: settings.reusePort,
       },
       (transport) => this.accept(transport),
     );

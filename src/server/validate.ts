@@ -151,6 +151,7 @@ const CHECKS: { readonly [K in keyof ServeOptions]-?: Check } = {
   hostname,
   tls,
   noDelay: boolean,
+  reusePort: boolean,
   maxFrameSize: limit,
   maxFragments: limit,
   maxMessageSize: limit,

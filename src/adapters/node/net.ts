@@ -8,6 +8,7 @@
  */
 
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import process from "node:process";
 import { createServer as createTlsServer } from "node:tls";
 import type { Listen, Transport, TransportSink } from "../../connection/transport.ts";
 import { acceptOrDestroy, listenError } from "../shared.ts";
@@ -31,7 +32,17 @@ import { acceptOrDestroy, listenError } from "../shared.ts";
  * await listener.close();
  * ```
  */
-export const listen: Listen = ({ hostname, port, tls, noDelay }, accept) => {
+export const listen: Listen = ({ hostname, port, tls, noDelay, reusePort }, accept) => {
+  if (reusePort === true && !hasReusePort()) {
+    return Promise.reject(listenError(
+      hostname,
+      port,
+      new Error(
+        `reusePort needs Node 22.12 or later, this is ${process.version}; ` +
+          "on older Node use node:cluster, whose workers share the primary's listening socket",
+      ),
+    ));
+  }
   // allowHalfOpen: the peer's end stops the reads, not the writes.
   const server: Server = tls === undefined
     ? createServer({ allowHalfOpen: true }, (socket) => {
@@ -53,7 +64,7 @@ export const listen: Listen = ({ hostname, port, tls, noDelay }, accept) => {
   }
   return new Promise((resolve, reject) => {
     server.once("error", (error) => reject(listenError(hostname, port, error)));
-    server.listen({ host: hostname, port }, () => {
+    server.listen({ host: hostname, port, ...(reusePort === true ? { reusePort } : {}) }, () => {
       // Later errors are failed accepts (out of file descriptors): the server keeps listening.
       server.removeAllListeners("error").on("error", () => {});
       const address = server.address() as AddressInfo;
@@ -66,6 +77,17 @@ export const listen: Listen = ({ hostname, port, tls, noDelay }, accept) => {
     });
   });
 };
+
+/**
+ * Whether `server.listen({ reusePort })` binds with `SO_REUSEPORT`: from Node 22.12 and 23.1 on.
+ * Older versions ignore the option, so the second listener fails with `EADDRINUSE`. Deno 2.9.6
+ * and Bun 1.4.5 report Node 26.3.0 here, and their node:net honours the option (measured: two
+ * listeners on one port; on Deno without --unstable-net too).
+ */
+function hasReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
 
 /**
  * Takes over a connected `node:net` or `node:tls` socket: gives it to `accept` as a
