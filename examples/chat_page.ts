@@ -93,7 +93,7 @@ button { font: inherit; padding: .35rem .8rem; }
 </header>
 <form id="room-form">
 <label for="room">Room</label>
-<input id="room" name="room" autocomplete="off" maxlength="32" pattern="[A-Za-z0-9_\-]{1,32}"
+<input id="room" name="room" autocomplete="off" maxlength="32" pattern="[A-Za-z0-9_\\-]{1,32}"
   title="1 to 32 letters, digits, - or _" required>
 <button id="join" type="submit">Join</button>
 </form>

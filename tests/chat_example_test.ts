@@ -175,6 +175,11 @@ describe("chat example", () => {
     assert.match(html, new RegExp(`<style nonce="${nonce}">`));
     // The script parses (it is not run here).
     new Function(script);
+    // The room field's pattern compiles as browsers compile it (with the v flag).
+    const pattern = /<input id="room"[^>]* pattern="([^"]+)"/.exec(html)?.[1];
+    assert.ok(pattern !== undefined, "the room field has a pattern");
+    const room = new RegExp(`^(?:${pattern})$`, "v");
+    assert.ok(room.test("lobby-2_b") && !room.test("a b") && !room.test("x".repeat(33)));
   });
 
   withChat("startChat shows the limits it was given", async (server) => {
