@@ -1,7 +1,10 @@
 /**
- * A chat room in the browser, with small limits to show what happens when a message is too big.
- * The page is served on `/` by `onRequest`; the socket is `/ws`. Every text message goes to
- * everyone, wrapped in JSON with the sender's name. A message over the limit ends its sender's
+ * Chat rooms in the browser, with small limits to show what happens when a message is too big.
+ * The page is served on `/` by `onRequest`; the socket is `/ws?room=NAME`. Each room is a topic:
+ * a connection subscribes to its room, and every text message is published to that room only
+ * (the sender included), wrapped in JSON with the sender's name. The page takes its room from its
+ * own URL (`/?room=lobby`, the default) and has a field to change it. With a backplane (`--redis
+ * URL`, or `NETWS_REDIS`) instances on different ports share their rooms. A message over the limit ends its sender's
  * connection with close code 1009, and the page shows the code and reason. When the server goes
  * away (a shutdown, 1001) or cannot be reached, the page says so and retries with back-off (1 s,
  * doubling up to 30 s); after a close it did not expect to recover from, such as 1009, it offers a
@@ -10,17 +13,22 @@
  * ```sh
  * deno task start                          # http://127.0.0.1:8080/
  * deno run -A examples/chat.ts --port 8000 --max-message-size 1024
+ * deno task start --redis redis://127.0.0.1:6379               # two of these, on two ports,
+ * deno task start --redis redis://127.0.0.1:6379 --port 8081   # share their rooms
  * bun run examples/chat.ts
  * node npm/examples/chat.js                # after `deno task build:npm`
  * ```
  *
  * Flags: `--port`, `--host`, `--max-frame-size`, `--max-fragments`, `--max-message-size`,
- * `--max-send-size` (bytes, or `Infinity`), `--quiet`.
+ * `--max-send-size` (bytes, or `Infinity`), `--redis` (a Redis URL; the environment variable
+ * `NETWS_REDIS` is read when the flag is absent), `--quiet`.
  *
- * Messages from the server: `{ type: "welcome", you, users }` to a new user, `{ type: "join",
- * user, users }` and `{ type: "leave", user, users, code, reason }` to the others, `{ type:
- * "message", from, text }` to everyone, and `{ type: "error", text }` to a sender whose message
- * could not be sent on.
+ * A room name is 1 to 32 letters, digits, `-` or `_`; a handshake for any other is refused with
+ * 400. Messages from the server: `{ type: "welcome", you, room, users }` to a new user, `{ type:
+ * "join", user, users }` and `{ type: "leave", user, users, code, reason }` to the others in the
+ * room, `{ type: "message", from, text }` to everyone in the room, and `{ type: "error", text }`
+ * to a sender whose message could not be sent on. `users` counts the room's users on the server
+ * that sent the event; with a backplane, names carry that server's port (`guest-1@8080`).
  *
  * @module
  */
@@ -30,6 +38,7 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type Connection, serve, type Server } from "../mod.ts";
+import type { Backplane } from "../src/pubsub/backplane.ts";
 import { type ChatLimits, chatPage } from "./chat_page.ts";
 
 /** Options of {@linkcode startChat}. */
@@ -71,6 +80,13 @@ export interface ChatOptions {
    */
   maxSendSize?: number | undefined;
   /**
+   * Carries each room's messages to the other instances that share it, such as a
+   * `RedisBackplane`; closed by `shutdown()`.
+   *
+   * @default {undefined} this instance only
+   */
+  backplane?: Backplane | undefined;
+  /**
    * Where joins and leaves are logged.
    *
    * @default {undefined} nowhere
@@ -90,9 +106,15 @@ export const CHAT_LIMITS: Readonly<ChatLimits> = {
   maxSendSize: 32768,
 };
 
+/** The room of a page that names none. */
+export const DEFAULT_ROOM = "lobby";
+
+/** What a room may be called: it is a topic, and a Redis channel with a backplane. */
+const ROOM_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+
 /** What the server sends to the page. */
 type ChatEvent =
-  | { type: "welcome"; you: string; users: number }
+  | { type: "welcome"; you: string; room: string; users: number }
   | { type: "join"; user: string; users: number }
   | { type: "leave"; user: string; users: number; code: number; reason: string }
   | { type: "message"; from: string; text: string }
@@ -122,23 +144,26 @@ export function startChat(options: ChatOptions = {}): Server {
     maxSendSize: options.maxSendSize ?? CHAT_LIMITS.maxSendSize,
   };
   const log = options.log ?? (() => {});
-  // Only connections that completed their handshake have a name.
+  // The room each handshake asked for; only connections that completed it have a name.
+  const rooms = new WeakMap<Connection, string>();
   const names = new Map<Connection, string>();
   let joined = 0;
-
-  const broadcast = (event: ChatEvent, except?: Connection): void => {
-    const json = JSON.stringify(event);
-    for (const conn of server.connections) if (conn !== except) conn.sendText(json);
-  };
+  // Users of `room` on this server, not counting `leaving` (which may not have left it yet).
+  const usersIn = (room: string, leaving?: Connection): number =>
+    server.subscriberCount(room) - (leaving?.isSubscribed(room) ? 1 : 0);
 
   const server: Server = serve({
     port: options.port ?? 8080,
     hostname: options.hostname ?? "127.0.0.1",
     ...limits,
+    backplane: options.backplane,
     onRequest: (request) => respond(request, limits),
     onConnect(conn) {
       conn.on("handshake", (_conn, request) => {
         if (request.path !== "/ws") return request.reject(404);
+        const room = new URLSearchParams(request.query).get("room") ?? DEFAULT_ROOM;
+        if (!ROOM_NAME.test(room)) return request.reject(400);
+        rooms.set(conn, room);
         // Browsers send Origin: refuse pages of other sites that try to join in a visitor's name.
         const origin = request.origin;
         if (origin !== undefined && origin !== `http://${request.host.toLowerCase()}`) {
@@ -146,16 +171,22 @@ export function startChat(options: ChatOptions = {}): Server {
         }
       });
       conn.on("ready", (conn) => {
-        const name = `guest-${++joined}`;
+        const room = rooms.get(conn)!;
+        // With a backplane the rooms span instances, each counting its own guests.
+        const name = `guest-${++joined}${options.backplane ? `@${server.port}` : ""}`;
         names.set(conn, name);
-        const users = server.connections.length;
-        conn.sendText(JSON.stringify({ type: "welcome", you: name, users } satisfies ChatEvent));
-        broadcast({ type: "join", user: name, users }, conn);
-        log(`${name} joined from ${conn.ip}:${conn.port} (${users} online)`);
+        conn.subscribe(room);
+        const users = usersIn(room);
+        const welcome: ChatEvent = { type: "welcome", you: name, room, users };
+        conn.sendText(JSON.stringify(welcome));
+        conn.publish(room, JSON.stringify({ type: "join", user: name, users } satisfies ChatEvent));
+        log(`${name} joined ${room} from ${conn.ip}:${conn.port} (${users} there)`);
       });
       conn.on("text", (conn, text) => {
         try {
-          broadcast({ type: "message", from: names.get(conn)!, text });
+          // To the whole room, the sender included: its page shows its own messages as they went.
+          const event: ChatEvent = { type: "message", from: names.get(conn)!, text };
+          server.publish(rooms.get(conn)!, JSON.stringify(event));
         } catch (error) {
           // Only when maxSendSize is set below what a message can grow to in its JSON.
           if (!(error instanceof RangeError)) throw error;
@@ -166,9 +197,11 @@ export function startChat(options: ChatOptions = {}): Server {
         const name = names.get(conn);
         if (name === undefined) return;
         names.delete(conn);
-        const users = server.connections.length;
-        broadcast({ type: "leave", user: name, users, code, reason });
-        log(`${name} left: ${code} ${reason} (${users} online)`);
+        const room = rooms.get(conn)!;
+        const users = usersIn(room, conn);
+        const leave: ChatEvent = { type: "leave", user: name, users, code, reason };
+        conn.publish(room, JSON.stringify(leave));
+        log(`${name} left ${room}: ${code} ${reason} (${users} there)`);
       });
     },
   });
@@ -241,12 +274,20 @@ if (isMain()) {
       "max-fragments": { type: "string" },
       "max-message-size": { type: "string" },
       "max-send-size": { type: "string" },
+      redis: { type: "string" },
       quiet: { type: "boolean", default: false },
     },
   });
 
+  const redis = values.redis ?? (process.env.NETWS_REDIS || undefined);
+  // Loaded only when asked for: ioredis is an optional dependency.
+  const backplane = redis === undefined
+    ? undefined
+    : new (await import("../src/adapters/redis.ts")).RedisBackplane({ url: redis });
+
   const server = startChat({
     port: numberFlag("port", values.port),
+    backplane,
     hostname: values.host,
     maxFrameSize: numberFlag("max-frame-size", values["max-frame-size"]),
     maxFragments: numberFlag("max-fragments", values["max-fragments"]),
@@ -257,7 +298,8 @@ if (isMain()) {
 
   await server.ready;
   const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
-  console.log(`chat on http://${host}:${server.port}/ (socket on /ws)`);
+  const shared = redis === undefined ? "" : ", rooms shared through Redis";
+  console.log(`chat on http://${host}:${server.port}/ (socket on /ws${shared})`);
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {

@@ -1,6 +1,7 @@
 /**
  * The page of the chat example (`examples/chat.ts`): one self-contained HTML document, with its
- * style and script inline, that shows the server's limits and talks to `/ws`.
+ * style and script inline, that shows the server's limits and talks to `/ws?room=NAME`, the room
+ * named in its own URL (`?room=`, "lobby" by default); its room field loads the page for another.
  *
  * The script puts every text from the network into the page with `textContent` or as a text node,
  * never as HTML, and the server sends it with a per-response nonce in its Content-Security-Policy.
@@ -62,6 +63,8 @@ h2 { font-size: 1rem; margin: 0 0 .25rem; }
 header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .25rem 1rem; }
 header p { margin: 0; }
 #reconnect { margin-left: .5rem; padding: .1rem .6rem; }
+#room-form { margin: .5rem 0 0; }
+#room-form input { flex: 0 1 12rem; min-width: 6rem; }
 #status.closed { color: #c0392b; }
 #limits { border: 1px solid #8885; border-radius: .4rem; padding: .5rem .75rem; margin: .75rem 0; }
 dl { display: grid; grid-template-columns: max-content max-content 1fr; gap: 0 1rem; margin: 0; }
@@ -88,6 +91,12 @@ button { font: inherit; padding: .35rem .8rem; }
 <p><span id="status" role="status">Connecting…</span> <span id="users"></span>
 <button id="reconnect" type="button" hidden>Reconnect</button></p>
 </header>
+<form id="room-form">
+<label for="room">Room</label>
+<input id="room" name="room" autocomplete="off" maxlength="32" pattern="[A-Za-z0-9_\\-]{1,32}"
+  title="1 to 32 letters, digits, - or _" required>
+<button id="join" type="submit">Join</button>
+</form>
 <section id="limits" aria-labelledby="limits-title">
 <h2 id="limits-title">Limits of this server</h2>
 <dl>
@@ -110,6 +119,13 @@ const log = byId("log"), status = byId("status"), users = byId("users"), form = 
 const input = byId("message"), count = byId("count"), send = byId("send");
 const oversized = byId("oversized"), reconnect = byId("reconnect");
 const limit = Number(document.body.dataset.limit);
+const roomForm = byId("room-form"), roomInput = byId("room");
+// The room is the page's ?room= (as the server checks it), or the lobby.
+const ROOM_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+const asked = new URLSearchParams(location.search).get("room");
+const room = asked !== null && ROOM_NAME.test(asked) ? asked : "lobby";
+roomInput.value = room;
+document.title = "netws chat: " + room;
 const encoder = new TextEncoder();
 let socket, me = "";
 
@@ -128,7 +144,7 @@ function add(kind, name, text) {
 }
 
 function online(n) {
-  users.textContent = "· " + n + (n === 1 ? " user" : " users") + " online";
+  users.textContent = "· " + n + (n === 1 ? " user" : " users") + " in " + room;
 }
 
 function setOpen(open) {
@@ -152,7 +168,7 @@ function receive(event) {
       me = event.you;
       status.textContent = "Connected as " + me;
       online(event.users);
-      add("notice", "", "You joined as " + me + ".");
+      add("notice", "", "You joined " + event.room + " as " + me + ".");
       break;
     case "join":
       online(event.users);
@@ -180,6 +196,7 @@ let retryDelay = RETRY_FIRST, retryTimer, attempt = 0;
 function connect() {
   clearTimeout(retryTimer);
   const url = new URL("/ws", location.href);
+  url.searchParams.set("room", room);
   url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
   socket = new WebSocket(url);
   let opened = false;
@@ -228,6 +245,14 @@ form.addEventListener("submit", (event) => {
   updateCount();
 });
 input.addEventListener("input", updateCount);
+roomForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const next = roomInput.value.trim();
+  if (!ROOM_NAME.test(next) || next === room) return;
+  const url = new URL(location.href);
+  url.searchParams.set("room", next);
+  location.assign(url);
+});
 oversized.addEventListener("click", () => {
   socket.send("x".repeat(limit + 1));
   add("notice", "", "Sent " + (limit + 1) + " bytes, over the limit of " + limit + ".");

@@ -9,147 +9,28 @@
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
-import type { BrowserContext, Page } from "playwright-core";
+import { join } from "node:path";
+import type { BrowserContext } from "playwright-core";
+import {
+  CHROMIUM,
+  ci,
+  Demo,
+  demoCommand,
+  FLAGS,
+  openPage,
+  type Problems,
+  ROOT,
+  runner,
+  shows,
+  WAIT_MS,
+} from "./helpers/browser.ts";
 import { within } from "./helpers/server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** Time limit of one runtime's run of the whole scenario. */
 const SCENARIO_MS = 60_000;
-/** Time limit of one wait for the page. */
-const WAIT_MS = 15_000;
-
-const runner = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const ci = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false";
-
-/** The checkout: the folder with deno.json above this file (tests/ or npm/test_dist/). */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "deno.json"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("Cannot find the checkout: no deno.json above the test");
-    dir = parent;
-  }
-  return dir;
-}
-const ROOT = findRoot();
-
-/** How each runtime runs the demo: the command, or why it cannot here. */
-function demoCommand(runtime: string): { command: string; args: string[] } | string {
-  const program = {
-    deno: {
-      command: join(ROOT, "node_modules/deno/deno"),
-      args: ["run", "--allow-net", "--allow-read", "--allow-env", "examples/chat.ts"],
-    },
-    bun: { command: join(ROOT, "node_modules/.bin/bun"), args: ["run", "examples/chat.ts"] },
-    node: { command: "node", args: ["npm/examples/chat.js"] },
-  }[runtime]!;
-  const file = program.args.at(-1)!;
-  if (!existsSync(join(ROOT, file))) return `${file} is missing (run "deno task build:npm")`;
-  if (program.command !== "node" && !existsSync(program.command)) {
-    return `${program.command} is missing (run "npm install")`;
-  }
-  return program;
-}
-
-/** A program to run instead of the demo: command, arguments, folder, and its "ready" line. */
-interface Program {
-  command: string;
-  args: string[];
-  cwd: string;
-  ready: RegExp;
-}
-
-/** One run of the demo (or another program) as a child process. */
-class Demo {
-  readonly child: ChildProcess;
-  readonly port: Promise<number>;
-  readonly exited: Promise<number | null>;
-  output = "";
-
-  constructor(runtime: string, port: number, other?: Program) {
-    const program = other ?? demoCommand(runtime);
-    if (typeof program === "string") throw new Error(`Cannot start the demo: ${program}`);
-    const args = other ? program.args : [...program.args, "--port", String(port), "--quiet"];
-    const ready = other?.ready ?? /chat on http:\/\/127\.0\.0\.1:(\d+)\//;
-    this.child = spawn(program.command, args, {
-      cwd: other?.cwd ?? ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
-    this.port = new Promise((resolve, reject) => {
-      const read = (chunk: Buffer) => {
-        this.output += chunk.toString("utf8");
-        const match = ready.exec(this.output);
-        if (match) resolve(Number(match[1]));
-      };
-      this.child.stdout!.on("data", read);
-      this.child.stderr!.on("data", read);
-      this.child.on("error", reject);
-      this.child.on("exit", (code) => {
-        reject(
-          new Error(`Cannot start the demo on ${runtime}: exited with ${code}\n${this.output}`),
-        );
-      });
-    });
-    this.port.catch(() => {});
-  }
-
-  /** SIGTERM, as Ctrl-C or a service manager would; resolves once it exited. */
-  async stop(): Promise<void> {
-    this.child.kill("SIGTERM");
-    await within(this.exited, 10_000, "stop the demo");
-    assert.match(this.output, /shutting down/);
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-  }
-}
-
-/** Console errors and uncaught exceptions of a page. */
-type Problems = string[];
-
-async function openPage(
-  context: BrowserContext,
-  url: string,
-  problems: Problems,
-): Promise<Page> {
-  const page = await context.newPage();
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console: ${message.text()}`);
-  });
-  page.on("pageerror", (error: Error) => problems.push(`uncaught: ${error.message}`));
-  await page.goto(url, { timeout: WAIT_MS });
-  return page;
-}
-
-/** Waits until `selector` holds an element whose text matches `text`. */
-async function shows(page: Page, selector: string, text: RegExp): Promise<void> {
-  try {
-    await page.locator(selector, { hasText: text }).first().waitFor({ timeout: WAIT_MS });
-  } catch {
-    const seen = await page.locator(selector).allTextContents();
-    assert.fail(`Cannot see ${text} in ${selector}; it shows ${JSON.stringify(seen)}`);
-  }
-}
 
 /** The whole scenario against the demo served by `runtime`. */
 async function scenario(runtime: string): Promise<void> {
@@ -207,7 +88,8 @@ async function scenario(runtime: string): Promise<void> {
     await second.stop();
 
     // While the server was down, Chromium logged each refused attempt; nothing else is allowed.
-    const refused = /^console: WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws' failed: /;
+    const refused =
+      /^console: WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws\?room=lobby' failed: /;
     assert.deepEqual(problems.filter((problem) => !refused.test(problem)), []);
   } finally {
     await context?.close().catch(() => {});

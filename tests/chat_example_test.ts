@@ -12,7 +12,9 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { CHAT_LIMITS, type ChatOptions, startChat } from "../examples/chat.ts";
+import { MemoryBackplane } from "../src/pubsub/memory_backplane.ts";
 import type { Server } from "../mod.ts";
+import { within } from "./helpers/redis_server.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
@@ -93,6 +95,11 @@ class ChatClient {
     });
   }
 
+  /** The events received and not yet taken by {@linkcode next}. */
+  get received(): ChatEvent[] {
+    return [...this.#events];
+  }
+
   /** Resolves with the next event of `type`, dropping the events before it. */
   async next(type: string): Promise<ChatEvent> {
     for (;;) {
@@ -168,6 +175,11 @@ describe("chat example", () => {
     assert.match(html, new RegExp(`<style nonce="${nonce}">`));
     // The script parses (it is not run here).
     new Function(script);
+    // The room field's pattern compiles as browsers compile it (with the v flag).
+    const pattern = /<input id="room"[^>]* pattern="([^"]+)"/.exec(html)?.[1];
+    assert.ok(pattern !== undefined, "the room field has a pattern");
+    const room = new RegExp(`^(?:${pattern})$`, "v");
+    assert.ok(room.test("lobby-2_b") && !room.test("a b") && !room.test("x".repeat(33)));
   });
 
   withChat("startChat shows the limits it was given", async (server) => {
@@ -205,9 +217,19 @@ describe("chat example", () => {
 
   withChat("startChat broadcasts every text message to every client", async (server, clients) => {
     const alice = new ChatClient(server, clients);
-    assert.deepEqual(await alice.next("welcome"), { type: "welcome", you: "guest-1", users: 1 });
+    assert.deepEqual(await alice.next("welcome"), {
+      type: "welcome",
+      you: "guest-1",
+      room: "lobby",
+      users: 1,
+    });
     const bob = new ChatClient(server, clients);
-    assert.deepEqual(await bob.next("welcome"), { type: "welcome", you: "guest-2", users: 2 });
+    assert.deepEqual(await bob.next("welcome"), {
+      type: "welcome",
+      you: "guest-2",
+      room: "lobby",
+      users: 2,
+    });
     assert.deepEqual(await alice.next("join"), { type: "join", user: "guest-2", users: 2 });
 
     const text = `hello <b>&</b> "all" 👋`;
@@ -215,6 +237,92 @@ describe("chat example", () => {
     const expected = { type: "message", from: "guest-2", text };
     assert.deepEqual(await alice.next("message"), expected);
     assert.deepEqual(await bob.next("message"), expected);
+  });
+
+  withChat("startChat keeps each room's messages in that room", async (server, clients) => {
+    const alice = new ChatClient(server, clients, "/ws?room=red");
+    assert.deepEqual(await alice.next("welcome"), {
+      type: "welcome",
+      you: "guest-1",
+      room: "red",
+      users: 1,
+    });
+    const bob = new ChatClient(server, clients, "/ws?room=blue");
+    assert.equal((await bob.next("welcome")).users, 1);
+    const carol = new ChatClient(server, clients, "/ws?room=red");
+    assert.equal((await carol.next("welcome")).users, 2);
+    assert.deepEqual(await alice.next("join"), { type: "join", user: "guest-3", users: 2 });
+
+    bob.socket.send("only blue");
+    assert.deepEqual(await bob.next("message"), {
+      type: "message",
+      from: "guest-2",
+      text: "only blue",
+    });
+    carol.socket.send("only red");
+    const red = { type: "message", from: "guest-3", text: "only red" };
+    assert.deepEqual(await alice.next("message"), red);
+    assert.deepEqual(await carol.next("message"), red);
+    assert.equal(server.subscriberCount("red"), 2);
+    assert.equal(server.subscriberCount("blue"), 1);
+
+    // Alice leaves red: Carol hears it, Bob in blue does not; a last blue message shows that
+    // nothing from red reached Bob meanwhile.
+    alice.socket.close(1000, "bye");
+    assert.deepEqual(await carol.next("leave"), {
+      type: "leave",
+      user: "guest-1",
+      users: 1,
+      code: 1000,
+      reason: "bye",
+    });
+    bob.socket.send("still blue");
+    assert.equal((await bob.next("message")).text, "still blue");
+    assert.deepEqual(bob.received, [], "Bob saw nothing from red");
+  });
+
+  withChat("startChat refuses a room name it does not allow", async (server) => {
+    for (const room of ["", "a%20b", "x".repeat(33), "caf%C3%A9", "a/b"]) {
+      const line = await statusLine(server.port, upgradeHead(`/ws?room=${room}`));
+      assert.match(line, /^HTTP\/1\.1 400 /, `room "${room}"`);
+    }
+    const longest = upgradeHead(`/ws?room=${"x".repeat(32)}`);
+    assert.match(await statusLine(server.port, longest), /^HTTP\/1\.1 101 /);
+    assert.match(await statusLine(server.port, upgradeHead("/ws?room=A-z_9")), /^HTTP\/1\.1 101 /);
+  });
+
+  it("startChat rooms span instances that share a backplane", async () => {
+    const bus = MemoryBackplane.bus();
+    const servers = [0, 1].map(() =>
+      startChat({ port: 0, backplane: new MemoryBackplane({ bus }) })
+    );
+    const clients: ChatClient[] = [];
+    try {
+      await within(Promise.all(servers.map((server) => server.ready)), 5000, "start two chats");
+      const [a, b] = servers as [Server, Server];
+      const alice = new ChatClient(a, clients, "/ws?room=red");
+      assert.equal((await alice.next("welcome")).you, `guest-1@${a.port}`);
+      const bob = new ChatClient(b, clients, "/ws?room=red");
+      assert.equal((await bob.next("welcome")).you, `guest-1@${b.port}`);
+      const carol = new ChatClient(b, clients, "/ws?room=blue");
+      await carol.next("welcome");
+      assert.equal((await alice.next("join")).user, `guest-1@${b.port}`);
+
+      bob.socket.send("across");
+      const across = { type: "message", from: `guest-1@${b.port}`, text: "across" };
+      assert.deepEqual(await within(alice.next("message"), 5000, "hear bob"), across);
+      assert.deepEqual(await bob.next("message"), across);
+      carol.socket.send("blue here");
+      await carol.next("message");
+      alice.socket.send("back");
+      assert.equal((await within(bob.next("message"), 5000, "hear alice")).text, "back");
+      // Alice's next message is her own: "blue here" never reached her.
+      assert.equal((await alice.next("message")).text, "back");
+    } finally {
+      for (const client of clients) client.socket.close();
+      await within(Promise.all(clients.map((client) => client.closed)), 5000, "close clients");
+      await Promise.all(servers.map((server) => server.shutdown()));
+    }
   });
 
   withChat(
@@ -252,7 +360,7 @@ describe("chat example", () => {
       await alice.next("welcome");
       alice.socket.send("z".repeat(100));
       const { text } = await alice.next("error");
-      assert.match(String(text), /maxSendSize of 120/);
+      assert.match(String(text), /maxSendSize of "120"/);
       alice.socket.send("ok");
       assert.equal((await alice.next("message")).text, "ok");
     },
@@ -330,7 +438,7 @@ describe("chat example", () => {
       });
       // The script ran under the page's Content-Security-Policy, and the socket opened.
       assert.match(dom, /Connected as guest-1/);
-      assert.match(dom, /You joined as guest-1\./);
+      assert.match(dom, /You joined lobby as guest-1\./);
     } finally {
       await rm(profile, { recursive: true, force: true });
     }
