@@ -46,7 +46,8 @@ export {
   type ConnectionState,
   type DataMessage,
 } from "./src/connection/connection.ts";
-export { DEFAULTS } from "./src/server/options.ts";
+export { DEFAULTS, type ServeConfig } from "./src/server/options.ts";
+export type { SlowSubscriberPolicy } from "./src/server/fanout.ts";
 export { type ServeOptions, Server } from "./src/server/server.ts";
 export { serve } from "./src/server/serve.ts";
 export type { RemoteAddress, TlsOptions } from "./src/connection/transport.ts";
