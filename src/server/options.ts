@@ -14,7 +14,6 @@ import {
   resolvePerMessageDeflateOptions,
 } from "../handshake/mod.ts";
 import {
-  checkLimit,
   DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -241,75 +240,35 @@ export interface Settings {
   perMessageDeflate: PerMessageDeflateSettings | undefined;
 }
 
-/** Checks every option; throws a `RangeError` for the first that is out of range. */
+/**
+ * Fills in the defaults. The values were checked by `validateServeOptions`, which `serve` runs
+ * first; only the compression options are resolved (and range-checked) here, against their own
+ * defaults.
+ */
 export function settingsOf(options: ServeConfig): Settings {
-  const port = options.port ?? DEFAULTS.port;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`Cannot listen: port ${port} is not an integer from 0 to 65535`);
-  }
   return {
-    port,
+    port: options.port ?? DEFAULTS.port,
     hostname: options.hostname ?? DEFAULTS.hostname,
     tls: options.tls,
     noDelay: options.noDelay ?? DEFAULTS.noDelay,
     reusePort: options.reusePort ?? DEFAULTS.reusePort,
-    maxFrameSize: checkLimit("maxFrameSize", options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE),
-    maxFragments: checkLimit("maxFragments", options.maxFragments, DEFAULT_MAX_FRAGMENTS),
-    maxMessageSize: checkLimit("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
-    maxSendSize: checkLimit("maxSendSize", options.maxSendSize, DEFAULT_MAX_SEND_SIZE),
-    maxHeaderSize: checkHeaderSize(options.maxHeaderSize),
-    handshakeTimeout: checkSeconds(
-      "handshakeTimeout",
-      options.handshakeTimeout,
-      DEFAULTS.handshakeTimeout,
-    ),
-    closeTimeout: checkSeconds("closeTimeout", options.closeTimeout, DEFAULTS.closeTimeout),
-    silenceMax: checkSeconds("silenceMax", options.silenceMax, DEFAULTS.silenceMax, true),
-    tickPeriod: checkSeconds("tickPeriod", options.tickPeriod, DEFAULTS.tickPeriod, true),
-    maxBufferedAmount: checkLimit(
-      "maxBufferedAmount",
-      options.maxBufferedAmount,
-      DEFAULT_MAX_BUFFERED_AMOUNT,
-    ),
-    fragmentSize: checkLimit("fragmentSize", options.fragmentSize, DEFAULTS.fragmentSize),
+    maxFrameSize: options.maxFrameSize ?? DEFAULTS.maxFrameSize,
+    maxFragments: options.maxFragments ?? DEFAULTS.maxFragments,
+    maxMessageSize: options.maxMessageSize ?? DEFAULTS.maxMessageSize,
+    maxSendSize: options.maxSendSize ?? DEFAULTS.maxSendSize,
+    maxHeaderSize: options.maxHeaderSize ?? DEFAULTS.maxHeaderSize,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULTS.handshakeTimeout,
+    closeTimeout: options.closeTimeout ?? DEFAULTS.closeTimeout,
+    silenceMax: options.silenceMax ?? DEFAULTS.silenceMax,
+    tickPeriod: options.tickPeriod ?? DEFAULTS.tickPeriod,
+    maxBufferedAmount: options.maxBufferedAmount ?? DEFAULTS.maxBufferedAmount,
+    fragmentSize: options.fragmentSize ?? DEFAULTS.fragmentSize,
     path: options.path,
-    slowSubscriber: checkPolicy(options.slowSubscriber),
-    publishMark: checkLimit("publishMark", options.publishMark, DEFAULTS.publishMark),
+    slowSubscriber: options.slowSubscriber ?? DEFAULTS.slowSubscriber,
+    publishMark: options.publishMark ?? DEFAULTS.publishMark,
     perMessageDeflate:
       options.perMessageDeflate === undefined || options.perMessageDeflate === false
         ? undefined
         : resolvePerMessageDeflateOptions(options.perMessageDeflate),
   };
-}
-
-/** Checks a duration in seconds: above 0 (or 0 itself, where 0 turns a feature off). */
-function checkSeconds(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  zero = false,
-): number {
-  if (value === undefined) return fallback;
-  // setTimeout takes at most 2^31 - 1 ms.
-  if (typeof value === "number" && (value > 0 || (zero && value === 0)) && value <= 2_000_000) {
-    return value;
-  }
-  const expected = zero ? "0 or more" : "above 0";
-  throw new RangeError(`Cannot set ${name}: expected seconds ${expected}, got ${String(value)}`);
-}
-
-function checkHeaderSize(value: number | undefined): number {
-  if (value === undefined) return DEFAULT_MAX_HEADER_SIZE;
-  if (Number.isSafeInteger(value) && value > 0) return value;
-  throw new RangeError(
-    `Cannot set maxHeaderSize: expected a positive integer, got ${String(value)}`,
-  );
-}
-
-function checkPolicy(value: SlowSubscriberPolicy | undefined): SlowSubscriberPolicy {
-  if (value === undefined) return DEFAULTS.slowSubscriber;
-  if (value === "drop" || value === "close") return value;
-  throw new RangeError(
-    `Cannot set slowSubscriber: expected "drop" or "close", got "${String(value)}"`,
-  );
 }

@@ -112,8 +112,8 @@ export class Server implements UpgradeTarget {
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
-   * Validates the options and starts listening with `listen` (resolved by `serve`, which picks
-   * the runtime's adapter); use `serve`.
+   * Starts listening with `listen` (resolved by `serve`, which picks the runtime's adapter and
+   * checks the options first); use `serve`.
    */
   constructor(
     options: ServeOptions = {},
