@@ -36,11 +36,17 @@ export {
   WebSocketError,
   type WebSocketErrorCode,
 } from "./src/protocol/errors.ts";
-export { HandshakeError, type HandshakeErrorCode } from "./src/handshake/mod.ts";
+export {
+  HandshakeError,
+  type HandshakeErrorCode,
+  type PerMessageDeflateOptions,
+} from "./src/handshake/mod.ts";
 export { HandshakeRequest } from "./src/connection/handshake_request.ts";
 export {
   type CloseInfo,
   Connection,
+  type ConnectionDeflateOptions,
+  type ConnectionDeflateSettings,
   type ConnectionEventMap,
   type ConnectionListener,
   type ConnectionState,

@@ -257,7 +257,7 @@ describe("resolvePerMessageDeflateOptions", () => {
     assert.equal(resolvePerMessageDeflateOptions({ concurrency: Infinity }).concurrency, Infinity);
   });
 
-  it("resolvePerMessageDeflateOptions rejects every bad option with a RangeError", () => {
+  it("resolvePerMessageDeflateOptions rejects every number out of range with a RangeError", () => {
     const bad: PerMessageDeflateOptions[] = [
       { serverMaxWindowBits: 8 },
       { serverMaxWindowBits: 16 },
@@ -270,7 +270,6 @@ describe("resolvePerMessageDeflateOptions", () => {
       { threshold: -1 },
       { concurrency: 0 },
       { concurrency: 1.5 },
-      { serverNoContextTakeover: "yes" as unknown as boolean },
     ];
     for (const options of bad) {
       assert.throws(
@@ -282,5 +281,35 @@ describe("resolvePerMessageDeflateOptions", () => {
       );
       assert.throws(() => negotiatePerMessageDeflate("permessage-deflate", options), RangeError);
     }
+  });
+
+  it("resolvePerMessageDeflateOptions rejects wrong types and unknown keys with a TypeError", () => {
+    const bad: [unknown, string][] = [
+      [
+        { serverNoContextTakeover: "yes" },
+        'perMessageDeflate.serverNoContextTakeover: expected a boolean, got "yes"',
+      ],
+      [{ level: "1" }, 'perMessageDeflate.level: expected an integer from 0 to 9, got "1"'],
+      [{ threshhold: 0 }, 'perMessageDeflate: unknown option "threshhold"'],
+      ["on", 'perMessageDeflate: expected true, false or an options object, got "on"'],
+      [null, "perMessageDeflate: expected true, false or an options object, got null"],
+      [[], "perMessageDeflate: expected true, false or an options object, got an array"],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(
+        () => resolvePerMessageDeflateOptions(options as PerMessageDeflateOptions),
+        { name: "TypeError", message: `Cannot set ${message}` },
+      );
+    }
+  });
+
+  it("resolvePerMessageDeflateOptions overrides a base, and undefined takes the base's value", () => {
+    const base = resolvePerMessageDeflateOptions({ threshold: 1024, level: 1 });
+    const resolved = resolvePerMessageDeflateOptions(
+      { level: 9, memLevel: undefined } as unknown as PerMessageDeflateOptions,
+      base,
+    );
+    assert.deepEqual(resolved, { ...base, level: 9 });
+    assert.deepEqual(resolvePerMessageDeflateOptions(true, base), base);
   });
 });

@@ -307,6 +307,21 @@ describe("validateServeOptions", () => {
     refuses({ backplane: null }, TypeError, "Cannot serve: backplane must be an object, got null");
   });
 
+  it("validateServeOptions rejects an unknown key of perMessageDeflate with a suggestion", () => {
+    refuses(
+      { perMessageDeflate: { threshhold: 0 } },
+      TypeError,
+      'Cannot serve: unknown option "perMessageDeflate.threshhold"; ' +
+        'did you mean "perMessageDeflate.threshold"?',
+    );
+    refuses(
+      { perMessageDeflate: { windowBits: 10 } },
+      TypeError,
+      'Cannot serve: unknown option "perMessageDeflate.windowBits"',
+    );
+    validateServeOptions({ perMessageDeflate: { threshold: 0, concurrency: 2 } });
+  });
+
   it("validateServeOptions shortens a long string value", () => {
     refuses(
       { hostname: 1, port: "9".repeat(100) },

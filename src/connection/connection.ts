@@ -5,15 +5,26 @@
  * @module
  */
 
+import { PERMESSAGE_DEFLATE_DEFAULTS, resolvePerMessageDeflateOptions } from "../handshake/mod.ts";
 import { checkLimit, CloseCode } from "../protocol/mod.ts";
 import type { CloseInfo, ConnectionEventMap } from "./events.ts";
 import type { HandshakeRequest } from "./handshake_request.ts";
 import type { DataMessage, ProtocolState } from "./protocol.ts";
 import { Session } from "./session.ts";
-import type { SessionSettings } from "./settings.ts";
+import type {
+  ConnectionDeflateOptions,
+  ConnectionDeflateSettings,
+  SessionSettings,
+} from "./settings.ts";
 import type { RemoteAddress, Transport } from "./transport.ts";
 
-export type { CloseInfo, ConnectionEventMap, DataMessage };
+export type {
+  CloseInfo,
+  ConnectionDeflateOptions,
+  ConnectionDeflateSettings,
+  ConnectionEventMap,
+  DataMessage,
+};
 
 /** Where a connection is in its life. */
 export type ConnectionState = ProtocolState;
@@ -174,6 +185,65 @@ export class Connection {
     this.#session.sender.maxSendSize = this.#checkSettable("maxSendSize", value);
   }
 
+  /**
+   * permessage-deflate (RFC 7692) for this connection: what it offers, or `false` if it declines
+   * the extension. It starts as the server's `perMessageDeflate`. Set it before the handshake is
+   * answered (in `onConnect` or a `handshake` listener) to decide per client: `false` declines,
+   * `true` offers the server's options (the defaults if the server has none), and an object
+   * overrides some of them. Such an object takes every option of `serve()`'s
+   * `perMessageDeflate` but `concurrency`, which belongs to the server; an unknown key or a
+   * wrong type is a `TypeError`, a number out of range a `RangeError`, and setting it once the
+   * answer is decided a `TypeError`. A server without the option loads its codecs when a first
+   * connection turns compression on.
+   *
+   * @example Decline compression for some clients, use a smaller window for the others
+   * ```ts
+   * import { serve } from "@netws/server";
+   * import assert from "node:assert/strict";
+   * import { connect } from "node:net";
+   *
+   * const server = serve({
+   *   port: 0,
+   *   hostname: "127.0.0.1",
+   *   perMessageDeflate: true,
+   *   onConnect(conn) {
+   *     conn.on("handshake", (conn, request) => {
+   *       conn.perMessageDeflate = request.query === "plain" ? false : { serverMaxWindowBits: 10 };
+   *     });
+   *   },
+   * });
+   * await server.ready;
+   *
+   * // The Sec-WebSocket-Extensions answer to a client that offers permessage-deflate.
+   * const answer = (query: string) =>
+   *   new Promise<string>((resolve) => {
+   *     const socket = connect(server.port, "127.0.0.1", () =>
+   *       socket.write(
+   *         `GET /?${query} HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n` +
+   *           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+   *           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+   *       ));
+   *     socket.once("data", (head) => {
+   *       resolve(/extensions: (.*)\r/i.exec(String(head))?.[1] ?? "none");
+   *       socket.destroy();
+   *     });
+   *   });
+   * assert.equal(await answer("plain"), "none");
+   * assert.equal(await answer("small"), "permessage-deflate; server_max_window_bits=10");
+   * await server.shutdown();
+   * ```
+   */
+  get perMessageDeflate(): ConnectionDeflateSettings | false {
+    return this.#session.perMessageDeflate ?? false;
+  }
+  set perMessageDeflate(value: boolean | ConnectionDeflateOptions) {
+    const session = this.#session;
+    if (this.state !== "connecting" || session.opening.decided) {
+      throw new TypeError("Cannot set perMessageDeflate: the handshake has been answered");
+    }
+    session.perMessageDeflate = connectionDeflate(value, session.serverDeflate);
+  }
+
   #checkSettable(name: string, value: number): number {
     if (this.state !== "connecting") {
       throw new TypeError(`Cannot set ${name}: the handshake has completed`);
@@ -284,4 +354,34 @@ export class Connection {
   abort(): void {
     this.#session.abort();
   }
+}
+
+/**
+ * A connection's permessage-deflate from what the application set: `false` declines, `true`
+ * takes the server's options (the defaults without them), an object overrides them.
+ */
+function connectionDeflate(
+  value: unknown,
+  server: ConnectionDeflateSettings | undefined,
+): ConnectionDeflateSettings | undefined {
+  if (value === false) return undefined;
+  const base = { ...PERMESSAGE_DEFLATE_DEFAULTS, ...server };
+  if (value === true) return server ?? withoutConcurrency(base);
+  if (typeof value === "object" && value !== null && "concurrency" in value) {
+    throw new TypeError(
+      "Cannot set perMessageDeflate.concurrency: it is shared by the server's connections; " +
+        "set it in serve()",
+    );
+  }
+  // Checks the type, the keys and every value, as serve() does.
+  return withoutConcurrency(
+    resolvePerMessageDeflateOptions(value as ConnectionDeflateOptions, base),
+  );
+}
+
+function withoutConcurrency(
+  settings: ConnectionDeflateSettings & { concurrency?: number },
+): ConnectionDeflateSettings {
+  const { concurrency: _, ...rest } = settings;
+  return Object.freeze(rest);
 }

@@ -16,11 +16,11 @@ import {
   type ParsedRequest,
   parseRequestHead,
   type PerMessageDeflateParams,
-  type PerMessageDeflateSettings,
   toRequest,
   validateUpgrade,
 } from "../handshake/mod.ts";
 import { HandshakeRequest } from "./handshake_request.ts";
+import type { ConnectionDeflateSettings } from "./settings.ts";
 import type { RemoteAddress } from "./transport.ts";
 
 /**
@@ -78,6 +78,11 @@ export interface OpeningHost<Conn> {
   readonly conn: Conn;
   /** The socket, for the peer's address. */
   readonly transport: { readonly remoteAddr: RemoteAddress };
+  /**
+   * permessage-deflate as this connection offers it, or `undefined` to decline it; read once the
+   * `handshake` listeners are done.
+   */
+  readonly perMessageDeflate: ConnectionDeflateSettings | undefined;
   /** Runs the `handshake` listeners in turn; rejects with what one threw. */
   emitHandshake(request: HandshakeRequest): Promise<void>;
   /** Reports an exception of application code. */
@@ -100,10 +105,10 @@ export interface OpeningSettings<Conn> {
     | undefined;
   /** The one path that upgrades, if set: an upgrade to another path is 404, or `onRequest`'s. */
   readonly path: string | undefined;
-  /** permessage-deflate as offered, or `undefined` to decline every extension. */
-  readonly perMessageDeflate: PerMessageDeflateSettings | undefined;
   /** The server's codecs: without them permessage-deflate is declined. */
   readonly compression: object | undefined;
+  /** Loads the codecs, for a connection that offers permessage-deflate when they are not loaded. */
+  readonly loadCompression?: (() => Promise<object | undefined>) | undefined;
   /** Told of every handshake answered with an error status, with the peer's address. */
   onRefused(error: HandshakeError, remoteAddr: RemoteAddress): void;
 }
@@ -132,6 +137,7 @@ export class OpeningHandshake<Conn> {
   #request: HandshakeRequest | undefined;
   #inEvent = false;
   #rejected = false;
+  #decided = false;
 
   /** A handshake reading its head from what {@linkcode OpeningHandshake.receive} gets. */
   constructor(host: OpeningHost<Conn>, settings: OpeningSettings<Conn>) {
@@ -143,6 +149,11 @@ export class OpeningHandshake<Conn> {
   /** The validated upgrade request, once there is one. */
   get request(): HandshakeRequest | undefined {
     return this.#request;
+  }
+
+  /** Whether the answer to an upgrade is decided: what it agreed to can no longer change. */
+  get decided(): boolean {
+    return this.#decided;
   }
 
   /** Whether the head is still being read. */
@@ -235,11 +246,17 @@ export class OpeningHandshake<Conn> {
       }
       // RFC 7692 §5: the first acceptable offer wins and the 101 says exactly what was agreed.
       // An application that answers Sec-WebSocket-Extensions itself keeps its own answer.
-      const offered = settings.compression === undefined ? undefined : settings.perMessageDeflate;
-      const agreed =
-        offered === undefined || request.responseHeaders.has("sec-websocket-extensions")
-          ? undefined
-          : negotiatePerMessageDeflate(upgrade.extensions, offered);
+      this.#decided = true;
+      let offered = request.responseHeaders.has("sec-websocket-extensions")
+        ? undefined
+        : host.perMessageDeflate;
+      if (offered !== undefined && settings.compression === undefined) {
+        // The server does not offer it, but this connection does: the codecs load on first use.
+        if (await settings.loadCompression?.() === undefined) offered = undefined;
+      }
+      const agreed = offered === undefined
+        ? undefined
+        : negotiatePerMessageDeflate(upgrade.extensions, offered);
       if (agreed !== undefined) {
         request.responseHeaders.set("Sec-WebSocket-Extensions", agreed.response);
       }

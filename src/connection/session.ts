@@ -28,7 +28,7 @@ import {
 } from "./protocol.ts";
 import { PauseReason as Pause, ReadGate } from "./read_gate.ts";
 import { Sender, type SenderHost } from "./sender.ts";
-import type { IncomingLimits, SessionSettings } from "./settings.ts";
+import type { ConnectionDeflateSettings, IncomingLimits, SessionSettings } from "./settings.ts";
 import type { TopicHost, TopicSubscriber } from "./topics.ts";
 import type { Transport, TransportSink } from "./transport.ts";
 
@@ -63,6 +63,8 @@ export class Session<Conn>
   readonly sender: Sender;
   readonly opening: OpeningHandshake<Conn>;
   readonly limits: IncomingLimits;
+  /** permessage-deflate as this connection offers it; settable until the answer is decided. */
+  perMessageDeflate: ConnectionDeflateSettings | undefined;
   /** Resolves once the socket closed. */
   readonly closed: Promise<CloseInfo>;
 
@@ -88,6 +90,7 @@ export class Session<Conn>
       maxFragments: settings.maxFragments,
       maxMessageSize: settings.maxMessageSize,
     };
+    this.perMessageDeflate = settings.perMessageDeflate;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#gate = new ReadGate(transport);
     this.listeners = new Listeners<Conn, ConnectionEventMap>(conn, this);
@@ -116,6 +119,11 @@ export class Session<Conn>
       disconnect: (code) => this.disconnect(code),
     });
     return this.#streams;
+  }
+
+  /** permessage-deflate as the server offers it. */
+  get serverDeflate(): ConnectionDeflateSettings | undefined {
+    return this.#settings.perMessageDeflate;
   }
 
   /** The server's topics. */
@@ -281,7 +289,7 @@ export class Session<Conn>
 
   /** The codecs for what the opening handshake agreed to (RFC 7692 §7.1), made lazily by zlib. */
   #deflate(agreed: PerMessageDeflateParams | undefined): ProtocolDeflate | undefined {
-    const offered = this.#settings.perMessageDeflate;
+    const offered = this.perMessageDeflate;
     const factory = this.#settings.compression;
     if (agreed === undefined || offered === undefined || factory === undefined) return undefined;
     return {

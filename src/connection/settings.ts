@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { HandshakeError, PerMessageDeflateSettings } from "../handshake/mod.ts";
+import type { HandshakeError, PerMessageDeflateOptions } from "../handshake/mod.ts";
 import type { CompressionFactory } from "./compression.ts";
 import type { RemoteAddress } from "./transport.ts";
 import type { TopicHost } from "./topics.ts";
@@ -24,10 +24,15 @@ export interface SessionSettings<Conn> {
   closeTimeout: number;
   maxBufferedAmount: number;
   fragmentSize: number;
-  /** permessage-deflate as offered, or `undefined` to decline it. */
-  perMessageDeflate: PerMessageDeflateSettings | undefined;
-  /** The server's codecs; set once permessage-deflate is on and the server listens. */
+  /** permessage-deflate as the server offers it, or `undefined` to decline it. */
+  perMessageDeflate: ConnectionDeflateSettings | undefined;
+  /**
+   * The server's codecs, once loaded: before it listens when it offers permessage-deflate, else
+   * when a first connection turns it on.
+   */
   compression: CompressionFactory | undefined;
+  /** Loads the codecs once and sets `compression`; `undefined` when they cannot be had. */
+  loadCompression?: (() => Promise<CompressionFactory | undefined>) | undefined;
   secure: boolean;
   onRequest: ((request: Request, conn: Conn) => Response | Promise<Response>) | undefined;
   /** The one path that upgrades; other paths are 404 (or go to `onRequest`). */
@@ -43,6 +48,16 @@ export interface SessionSettings<Conn> {
   /** The server's topics; without them (a connection on its own) topic methods throw. */
   topics?: TopicHost<Conn>;
 }
+
+/**
+ * permessage-deflate for one connection, set as `conn.perMessageDeflate` before the handshake:
+ * the options of `serve()`'s `perMessageDeflate` but `concurrency`, which the server's
+ * connections share.
+ */
+export type ConnectionDeflateOptions = Omit<PerMessageDeflateOptions, "concurrency">;
+
+/** {@linkcode ConnectionDeflateOptions} with every value filled in and checked. */
+export type ConnectionDeflateSettings = Readonly<Required<ConnectionDeflateOptions>>;
 
 /** The incoming limits, settable until the handshake completes. */
 export interface IncomingLimits {

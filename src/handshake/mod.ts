@@ -46,6 +46,7 @@ export {
   negotiatePerMessageDeflate,
   PERMESSAGE_DEFLATE,
   PERMESSAGE_DEFLATE_DEFAULTS,
+  PERMESSAGE_DEFLATE_OPTION_KEYS,
   type PerMessageDeflateAgreement,
   type PerMessageDeflateOptions,
   type PerMessageDeflateParams,

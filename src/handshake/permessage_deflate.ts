@@ -112,7 +112,23 @@ export const PERMESSAGE_DEFLATE_DEFAULTS: PerMessageDeflateSettings = Object.fre
 });
 
 /**
- * Fills in the defaults and checks every option; throws a `RangeError` for a bad one.
+ * The name of every key of {@linkcode PerMessageDeflateOptions}.
+ *
+ * @example Check a key
+ * ```ts
+ * import { PERMESSAGE_DEFLATE_OPTION_KEYS } from "@netws/server/handshake";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(PERMESSAGE_DEFLATE_OPTION_KEYS.includes("threshold"));
+ * ```
+ */
+export const PERMESSAGE_DEFLATE_OPTION_KEYS: readonly (keyof PerMessageDeflateOptions)[] = Object
+  .freeze(Object.keys(PERMESSAGE_DEFLATE_DEFAULTS) as (keyof PerMessageDeflateOptions)[]);
+
+/**
+ * Fills in the defaults and checks every option: a `TypeError` for an unknown key or a value of
+ * the wrong type, a `RangeError` for a number out of range. The options given override `base`
+ * (the defaults unless said otherwise); a key set to `undefined` takes its default.
  *
  * @example Resolve the options of a server
  * ```ts
@@ -121,25 +137,41 @@ export const PERMESSAGE_DEFLATE_DEFAULTS: PerMessageDeflateSettings = Object.fre
  *
  * assert.equal(resolvePerMessageDeflateOptions({ level: 1 }).serverMaxWindowBits, 12);
  * assert.throws(() => resolvePerMessageDeflateOptions({ serverMaxWindowBits: 8 }), RangeError);
+ * const server = resolvePerMessageDeflateOptions({ threshold: 1024 });
+ * assert.equal(resolvePerMessageDeflateOptions({ level: 1 }, server).threshold, 1024);
  * ```
  */
 export function resolvePerMessageDeflateOptions(
   options: true | PerMessageDeflateOptions = {},
+  base: PerMessageDeflateSettings = PERMESSAGE_DEFLATE_DEFAULTS,
 ): PerMessageDeflateSettings {
+  if (
+    options !== true && (typeof options !== "object" || options === null || Array.isArray(options))
+  ) {
+    throw new TypeError(
+      `Cannot set perMessageDeflate: expected true, false or an options object, got ${
+        quote(options)
+      }`,
+    );
+  }
   const given = options === true ? {} : options;
-  const d = PERMESSAGE_DEFLATE_DEFAULTS;
-  const concurrency = given.concurrency ?? d.concurrency;
+  for (const key of Object.keys(given)) {
+    if (!(PERMESSAGE_DEFLATE_OPTION_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`Cannot set perMessageDeflate: unknown option ${quote(key)}`);
+    }
+  }
+  const concurrency = given.concurrency ?? base.concurrency;
   if (concurrency !== Infinity && !(Number.isSafeInteger(concurrency) && concurrency > 0)) {
-    throw rangeError("concurrency", concurrency, "a positive integer or Infinity");
+    throw optionError("concurrency", concurrency, "a positive integer or Infinity");
   }
   return Object.freeze({
-    serverNoContextTakeover: flag("serverNoContextTakeover", given.serverNoContextTakeover),
-    clientNoContextTakeover: flag("clientNoContextTakeover", given.clientNoContextTakeover),
-    serverMaxWindowBits: int("serverMaxWindowBits", given.serverMaxWindowBits, 9, 15),
-    clientMaxWindowBits: int("clientMaxWindowBits", given.clientMaxWindowBits, 8, 15),
-    level: int("level", given.level, 0, 9),
-    memLevel: int("memLevel", given.memLevel, 1, 9),
-    threshold: int("threshold", given.threshold, 0, Number.MAX_SAFE_INTEGER),
+    serverNoContextTakeover: flag("serverNoContextTakeover", given.serverNoContextTakeover, base),
+    clientNoContextTakeover: flag("clientNoContextTakeover", given.clientNoContextTakeover, base),
+    serverMaxWindowBits: int("serverMaxWindowBits", given.serverMaxWindowBits, base, 9, 15),
+    clientMaxWindowBits: int("clientMaxWindowBits", given.clientMaxWindowBits, base, 8, 15),
+    level: int("level", given.level, base, 0, 9),
+    memLevel: int("memLevel", given.memLevel, base, 1, 9),
+    threshold: int("threshold", given.threshold, base, 0, Number.MAX_SAFE_INTEGER),
     concurrency,
   });
 }
@@ -297,21 +329,26 @@ function accept(
   return { response, params };
 }
 
-function flag(name: string, value: boolean | undefined): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== "boolean") throw rangeError(name, value, "a boolean");
+function flag(
+  name: "serverNoContextTakeover" | "clientNoContextTakeover",
+  value: boolean | undefined,
+  base: PerMessageDeflateSettings,
+): boolean {
+  if (value === undefined) return base[name];
+  if (typeof value !== "boolean") throw optionError(name, value, "a boolean");
   return value;
 }
 
 function int(
-  name: keyof PerMessageDeflateOptions,
+  name: "serverMaxWindowBits" | "clientMaxWindowBits" | "level" | "memLevel" | "threshold",
   value: number | undefined,
+  base: PerMessageDeflateSettings,
   min: number,
   max: number,
 ): number {
-  if (value === undefined) return PERMESSAGE_DEFLATE_DEFAULTS[name] as number;
+  if (value === undefined) return base[name];
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw rangeError(
+    throw optionError(
       name,
       value,
       max === Number.MAX_SAFE_INTEGER
@@ -322,10 +359,15 @@ function int(
   return value;
 }
 
-function rangeError(name: string, value: unknown, expected: string): RangeError {
-  return new RangeError(
-    `Cannot set perMessageDeflate.${name}: expected ${expected}, got ${
-      JSON.stringify(value) ?? String(value)
-    }`,
-  );
+/** A `RangeError` for a number out of range, a `TypeError` for a value of another type. */
+function optionError(name: string, value: unknown, expected: string): Error {
+  const message = `Cannot set perMessageDeflate.${name}: expected ${expected}, got ${quote(value)}`;
+  return typeof value === "number" ? new RangeError(message) : new TypeError(message);
+}
+
+function quote(value: unknown): string {
+  if (typeof value === "object" && value !== null) {
+    return Array.isArray(value) ? "an array" : "an object";
+  }
+  return JSON.stringify(value) ?? String(value);
 }

@@ -24,6 +24,13 @@ export interface FrameParserOptions {
    */
   role?: Role;
   /**
+   * Accept RSV1 on the first frame of a data message (permessage-deflate, RFC 7692 §6); the
+   * frame's `rsv1` says whether it was set. Elsewhere RSV1, and RSV2 and RSV3, stay rejected.
+   *
+   * @default {false}
+   */
+  allowRsv1?: boolean;
+  /**
    * Called with a frame's opcode and payload length once its header is complete, before any of
    * its payload is buffered. Throwing rejects the frame: the error propagates from `push`. This
    * lets a message limit fail while the bytes are still arriving.
@@ -89,6 +96,7 @@ export class FrameParser {
     this.#scanner = new FrameScanner({
       ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
       ...(options.role === undefined ? {} : { role: options.role }),
+      ...(options.allowRsv1 === undefined ? {} : { allowRsv1: options.allowRsv1 }),
     });
     this.#masked = options.role !== "client";
     this.#onHeader = options.onHeader;

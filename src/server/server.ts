@@ -21,7 +21,13 @@ import type {
 } from "../connection/transport.ts";
 import type { TopicSubscriber } from "../connection/topics.ts";
 import type { CompressionFactory } from "../connection/compression.ts";
-import type { HandshakeError, ParsedRequest } from "../handshake/mod.ts";
+import type { ConnectionDeflateSettings } from "../connection/settings.ts";
+import {
+  type HandshakeError,
+  type ParsedRequest,
+  PERMESSAGE_DEFLATE_DEFAULTS,
+  type PerMessageDeflateSettings,
+} from "../handshake/mod.ts";
 import { CloseCode } from "../protocol/mod.ts";
 import type { Backplane } from "../pubsub/backplane.ts";
 import { Fanout } from "./fanout.ts";
@@ -108,6 +114,8 @@ export class Server implements UpgradeTarget {
   readonly #metrics = new Metrics();
   readonly #fanout: Fanout<TopicSubscriber<Connection>>;
   #listener: Listener | undefined;
+  readonly #loadCompression: (() => Promise<CompressionFactory>) | undefined;
+  #codecs: Promise<CompressionFactory> | undefined;
   #shutdown: Promise<void> | undefined;
   #tickTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -146,11 +154,21 @@ export class Server implements UpgradeTarget {
         },
       }),
     });
+    const deflate = settings.perMessageDeflate;
+    const concurrency = deflate?.concurrency ?? PERMESSAGE_DEFLATE_DEFAULTS.concurrency;
+    this.#loadCompression = loadCompression && (() => loadCompression(concurrency));
     this.#settings = {
       ...settings,
+      perMessageDeflate: deflate === undefined ? undefined : withoutConcurrency(deflate),
       topics: this.#fanout,
       secure: settings.tls !== undefined,
       compression: undefined,
+      // A connection that turns compression on without the server: a failure declines it.
+      loadCompression: () =>
+        this.#loadCodecs()?.catch((error) => {
+          this.#reportError(error, undefined);
+          return undefined;
+        }) ?? Promise.resolve(undefined),
       onRequest: options.onRequest,
       onRefused: options.onHandshakeError ?? rateLimitedRefusalLog(),
       clock: this.#keepAlive.clock,
@@ -166,21 +184,12 @@ export class Server implements UpgradeTarget {
       },
     };
     // Timers start once the server listens: a server that cannot listen leaves none behind.
-    this.ready = this.#start(settings, listen, loadCompression).then(() =>
-      this.#startTimers(settings)
-    );
+    this.ready = this.#start(settings, listen).then(() => this.#startTimers(settings));
   }
 
-  async #start(
-    settings: Settings,
-    listen?: () => Promise<Listen | undefined>,
-    loadCompression?: (concurrency: number) => Promise<CompressionFactory>,
-  ): Promise<void> {
+  async #start(settings: Settings, listen?: () => Promise<Listen | undefined>): Promise<void> {
     // The codecs exist before the first connection does; without them the extension is declined.
-    const deflate = settings.perMessageDeflate;
-    if (deflate !== undefined && loadCompression !== undefined) {
-      this.#settings.compression = await loadCompression(deflate.concurrency);
-    }
+    if (settings.perMessageDeflate !== undefined) await this.#loadCodecs();
     const chosen = await listen?.();
     if (chosen === undefined) return;
     this.#listener = await chosen(
@@ -193,6 +202,14 @@ export class Server implements UpgradeTarget {
       },
       (transport) => this.accept(transport),
     );
+  }
+
+  /** Loads the codecs once, for the server or for a first connection that turns them on. */
+  #loadCodecs(): Promise<CompressionFactory> | undefined {
+    const load = this.#loadCompression;
+    if (load === undefined) return undefined;
+    this.#codecs ??= load().then((codecs) => this.#settings.compression = codecs);
+    return this.#codecs;
   }
 
   #startTimers(settings: Settings): void {
@@ -339,4 +356,10 @@ export class Server implements UpgradeTarget {
       console.error("netws: onError threw:", nested);
     }
   }
+}
+
+/** A connection's share of the server's permessage-deflate: all but `concurrency`. */
+function withoutConcurrency(settings: PerMessageDeflateSettings): ConnectionDeflateSettings {
+  const { concurrency: _, ...rest } = settings;
+  return Object.freeze(rest);
 }

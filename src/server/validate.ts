@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PERMESSAGE_DEFLATE_OPTION_KEYS } from "../handshake/mod.ts";
 import type { ServeOptions } from "./server.ts";
 
 /** Checks one option's value; only called for values other than `undefined`. */
@@ -90,12 +91,15 @@ const path: Check = (_name, value) => {
   }
 };
 
+/** `perMessageDeflate`: a boolean, or an object of known keys (their values: `settingsOf`). */
 const booleanOrObject: Check = (name, value) => {
-  if (typeof value !== "boolean" && !isObject(value)) {
+  if (typeof value === "boolean") return;
+  if (!isObject(value)) {
     throw new TypeError(
       `Cannot set ${name}: expected true, false or an options object, got ${describe(value)}`,
     );
   }
+  rejectUnknown(value, PERMESSAGE_DEFLATE_OPTION_KEYS, `${name}.`);
 };
 
 /** The keys of `tls`. */

@@ -80,7 +80,8 @@ export class RawClient {
   #response: RawResponse | undefined;
   #headWaiter: (() => void) | undefined;
   #frameMode = false;
-  readonly #parser = new FrameParser({ role: "client", maxFrameSize: Infinity });
+  // RSV1 is reported in each frame's `rsv1`, for the permessage-deflate tests to check.
+  readonly #parser = new FrameParser({ role: "client", maxFrameSize: Infinity, allowRsv1: true });
   readonly #frames: Frame[] = [];
   #frameWaiter: (() => void) | undefined;
   #parseError: unknown;
