@@ -149,6 +149,7 @@ export class Server implements UpgradeTarget {
     this.#settings = {
       ...settings,
       topics: this.#fanout,
+      metrics: this.#metrics,
       secure: settings.tls !== undefined,
       compression: undefined,
       onRequest: options.onRequest,
@@ -219,8 +220,11 @@ export class Server implements UpgradeTarget {
   /**
    * Sends `data` (a string as text, bytes as binary) to every connection subscribed to `topic`,
    * and through the backplane to the other instances. The frame is built once and the same bytes
-   * are queued for every subscriber; one with more than `publishMark` queued is skipped or
-   * failed (`slowSubscriber`). Returns how many connections here it was queued for.
+   * are queued for every subscriber; with permessage-deflate, a message at or above `threshold`
+   * is compressed once for all subscribers that agreed to `server_no_context_takeover` with the
+   * same window, and by each other subscriber's own compressor. One with more than `publishMark`
+   * queued is skipped or failed (`slowSubscriber`). Returns how many connections here it was
+   * queued for.
    *
    * @example Publish to a room
    * ```ts
