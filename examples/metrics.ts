@@ -8,8 +8,10 @@
  * curl http://127.0.0.1:8080/metrics
  * ```
  *
- * The application records into a {@linkcode Metrics} from the connection events here; a server
- * records into its own once topics are wired into it.
+ * The figures are the server's own (`server.metrics`): connections, messages and frame bytes in
+ * and out, publishes, drops, compressions, closes by code. This echo server also publishes every
+ * message to the "echo" topic: a client that sends `subscribe` (answered `subscribed`) gets the
+ * others' messages too.
  *
  * @module
  */
@@ -18,7 +20,7 @@ import { realpathSync } from "node:fs";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { formatPrometheus, Metrics, serve, type Server } from "../mod.ts";
+import { formatPrometheus, serve, type Server } from "../mod.ts";
 
 /** Options of {@linkcode startMetricsEcho}. */
 export interface MetricsEchoOptions {
@@ -32,34 +34,35 @@ export interface MetricsEchoOptions {
 
 /** Starts the echo server; its figures are at `/metrics`. */
 export function startMetricsEcho(options: MetricsEchoOptions = {}): Server {
-  const metrics = new Metrics();
   const labels = options.labels ?? {};
-  const bytes = (data: string | Uint8Array) =>
-    typeof data === "string" ? new TextEncoder().encode(data).length : data.length;
-  return serve({
+  const server: Server = serve({
     port: options.port ?? 8080,
     hostname: options.hostname ?? "127.0.0.1",
     onRequest(request) {
       if (new URL(request.url).pathname !== "/metrics") {
         return new Response("Not found", { status: 404 });
       }
-      return new Response(formatPrometheus(metrics.snapshot(), { labels }), {
+      return new Response(formatPrometheus(server.metrics, { labels }), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     },
     onConnect(conn) {
-      conn.on("ready", () => metrics.connectionOpened());
-      conn.on("disconnect", (_conn, code) => metrics.connectionClosed(code));
       conn.on("text", (conn, text) => {
-        metrics.messageIn(bytes(text));
-        if (conn.sendText(text)) metrics.messageOut(bytes(text));
+        if (text === "subscribe") {
+          conn.subscribe("echo");
+          conn.sendText("subscribed");
+          return;
+        }
+        conn.sendText(text);
+        conn.publish("echo", text);
       });
       conn.on("binary", (conn, data) => {
-        metrics.messageIn(data.length);
-        if (conn.sendBinary(data)) metrics.messageOut(data.length);
+        conn.sendBinary(data);
+        conn.publish("echo", data);
       });
     },
   });
+  return server;
 }
 
 /** Whether this module is the program run. Node 20 has no `import.meta.main`. */

@@ -2,7 +2,12 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import type { Compressor } from "../src/connection/compression.ts";
-import { DeflateSender, type DeflateSenderOptions } from "../src/connection/deflate_sender.ts";
+import {
+  deflateFrames,
+  DeflateSender,
+  type DeflateSenderOptions,
+} from "../src/connection/deflate_sender.ts";
+import { encodeFrame } from "../src/protocol/frame_encoder.ts";
 import { concat } from "./helpers/bytes.ts";
 import { Random } from "./helpers/random.ts";
 
@@ -70,6 +75,7 @@ function setup(options: Partial<DeflateSenderOptions> & { noContextTakeover?: bo
     fragmentSize: options.fragmentSize ?? Infinity,
     write: (frames) => messages.push(concat(frames)),
     fail: (error) => failures.push(error),
+    onCompress: options.onCompress,
   });
   return { factory, compressor, decompressor, sender, messages, failures };
 }
@@ -145,7 +151,7 @@ describe("DeflateSender", () => {
     decompressor.close();
   });
 
-  it("DeflateSender sends shared compressed bytes in order with its own", async () => {
+  it("DeflateSender sends frames compressed elsewhere in order with its own", async () => {
     const { factory, sender, messages, compressor, decompressor } = setup({
       noContextTakeover: true,
     });
@@ -155,7 +161,8 @@ describe("DeflateSender", () => {
       level: 6,
     });
     sender.send(TEXT, encoder.encode("x".repeat(100_000)));
-    sender.sendCompressed(TEXT, shared);
+    // Ready before the message ahead of it: it still waits its turn.
+    sender.sendLater(Promise.resolve(deflateFrames(TEXT, shared, Infinity, true)), 11);
     await sender.idle();
     const texts: string[] = [];
     for (const message of messages) {
@@ -192,6 +199,56 @@ describe("DeflateSender", () => {
     sender.send(BINARY, new Uint8Array(5));
     assert.deepEqual(messages, []);
     assert.equal(calls, 2);
+    decompressor.close();
+  });
+
+  it("DeflateSender keeps frames given later and ready frames in send order, counting their bytes", async () => {
+    const { sender, messages, decompressor, compressor } = setup();
+    let resolveLater!: (frames: readonly Uint8Array[]) => void;
+    sender.sendLater(new Promise((resolve) => resolveLater = resolve), 500);
+    assert.equal(sender.pendingBytes, 500);
+    sender.sendFrames(encodeFrame(TEXT, encoder.encode("b")), 3);
+    sender.send(TEXT, encoder.encode("c"));
+    assert.equal(sender.pendingBytes, 504);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(messages, [], "nothing overtakes the frames not ready yet");
+    resolveLater(encodeFrame(TEXT, encoder.encode("a")));
+    await sender.idle();
+    assert.equal(sender.pendingBytes, 0);
+    const [a, b, c] = messages.map((message) => readFrames(message)[0]!);
+    assert.equal(new TextDecoder().decode(a!.payload), "a");
+    assert.equal(new TextDecoder().decode(b!.payload), "b");
+    assert.equal(c!.rsv1, true);
+    const inflated = await decompressor.decompress([c!.payload], 100);
+    assert.equal(new TextDecoder().decode(concat(inflated)), "c");
+    compressor.close();
+    decompressor.close();
+  });
+
+  it("DeflateSender tells onCompress of each message it compresses, not of the small ones", async () => {
+    let compressions = 0;
+    const { sender, messages, compressor, decompressor } = setup({
+      threshold: 10,
+      onCompress: () => void compressions++,
+    });
+    sender.send(TEXT, encoder.encode("short"));
+    sender.send(TEXT, encoder.encode("long enough to compress"));
+    sender.send(BINARY, new Uint8Array(100));
+    await sender.idle();
+    assert.equal(messages.length, 3);
+    assert.equal(compressions, 2);
+    compressor.close();
+    decompressor.close();
+  });
+
+  it("DeflateSender fails once when frames given later reject, and writes nothing after", async () => {
+    const { sender, messages, failures, compressor, decompressor } = setup();
+    sender.sendLater(Promise.reject(new Error("Cannot compress message: broken")), 10);
+    sender.sendFrames(encodeFrame(TEXT, encoder.encode("after")), 7);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(failures.length, 1);
+    assert.deepEqual(messages, []);
+    compressor.close();
     decompressor.close();
   });
 });

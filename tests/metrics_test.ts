@@ -5,10 +5,14 @@ import { formatPrometheus, Metrics, type MetricsSnapshot } from "../src/server/m
 function busy(): Metrics {
   const metrics = new Metrics();
   for (let i = 0; i < 3; i++) metrics.connectionOpened();
-  metrics.messageIn(10);
-  metrics.messageIn(0);
+  metrics.received(16);
+  metrics.messageIn();
+  metrics.messageIn();
   metrics.published();
-  metrics.messageOut(64, 1000);
+  metrics.messageOut(1000);
+  metrics.sent(66_000);
+  metrics.compressed();
+  metrics.compressed();
   metrics.dropped(7);
   metrics.dropped();
   metrics.backplaneSent();
@@ -49,7 +53,7 @@ function parseExposition(text: string) {
 }
 
 describe("Metrics", () => {
-  it("Metrics counts connections, messages, bytes, publishes, drops and close codes", () => {
+  it("Metrics counts connections, messages, bytes, compressions, publishes, drops and close codes", () => {
     assert.deepEqual(
       busy().snapshot(),
       {
@@ -57,8 +61,9 @@ describe("Metrics", () => {
         connectionsOpened: 3,
         messagesIn: 2,
         messagesOut: 1000,
-        bytesIn: 10,
-        bytesOut: 64_000,
+        bytesIn: 16,
+        bytesOut: 66_000,
+        compressions: 2,
         publishes: 1,
         drops: 8,
         backplaneOut: 1,
@@ -115,14 +120,15 @@ describe("formatPrometheus", () => {
         ?.value;
     assert.equal(value("netws_connections_opened_total"), 3);
     assert.equal(value("netws_messages_sent_total"), 1000);
-    assert.equal(value("netws_sent_bytes_total"), 64000);
-    assert.equal(value("netws_received_bytes_total"), 10);
+    assert.equal(value("netws_sent_bytes_total"), 66000);
+    assert.equal(value("netws_received_bytes_total"), 16);
+    assert.equal(value("netws_compressions_total"), 2);
     assert.equal(value("netws_publishes_total"), 1);
     assert.equal(value("netws_dropped_messages_total"), 8);
     assert.equal(value("netws_backplane_received_total"), 2);
     assert.equal(value("netws_closes_total", { code: "1000" }), 2);
     assert.equal(value("netws_closes_total", { code: "1006" }), 1);
-    assert.equal(samples.length, 11 + 2);
+    assert.equal(samples.length, 12 + 2);
   });
 
   it("formatPrometheus writes the exact text of an empty server", () => {

@@ -60,6 +60,30 @@ for (const { name, listen } of await loadAdapters()) {
       assert.equal(metrics.connectionsOpen, 3);
     });
 
+    test("Server metrics count messages and frame bytes in and out, publishes included", async (scope) => {
+      const { server, url } = await start(scope, listen, {
+        onConnect: (conn) => conn.on("ready", (conn) => conn.subscribe("room")),
+      });
+      const [a, b] = [await openWs(scope, url), await openWs(scope, url)];
+      await waitFor(() => server.subscriberCount("room") === 2, "two subscribers");
+      a.send("hello");
+      assert.equal(await a.next(), "hello");
+      assert.equal(server.publish("room", pattern(200)), 2);
+      assert.deepEqual(await a.next(), pattern(200));
+      assert.deepEqual(await b.next(), pattern(200));
+      b.send(pattern(130));
+      assert.deepEqual(await b.next(), pattern(130));
+      const metrics = server.metrics;
+      assert.equal(metrics.messagesIn, 2);
+      assert.equal(metrics.messagesOut, 1 + 2 + 1, "two echoes and a publish to two");
+      // Client frames are masked: 2 + 4 bytes of header under 126 bytes, 2 + 2 + 4 from 126.
+      assert.equal(metrics.bytesIn, (6 + 5) + (8 + 130));
+      // Server frames: 2 bytes of header under 126, 4 from 126 on.
+      assert.equal(metrics.bytesOut, (2 + 5) + 2 * (4 + 200) + (4 + 130));
+      assert.equal(metrics.publishes, 1);
+      assert.equal(metrics.compressions, 0);
+    });
+
     test("Connection publish reaches the others, in order with its own sends", async (scope) => {
       const { server, url } = await start(scope, listen, {
         echo: false,

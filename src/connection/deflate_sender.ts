@@ -18,14 +18,16 @@ export interface DeflateSenderOptions {
   /** Compressed payloads longer than this go as several frames (RFC 7692 §6.1). */
   fragmentSize: number;
   /** Gets the frames of each message, in send order, each frame header and payload apart. */
-  write(frames: Uint8Array[]): void;
+  write(frames: readonly Uint8Array[]): void;
   /** Gets a failure of the deflater; nothing is written after it. */
   fail(error: unknown): void;
+  /** Told of every message given to the compressor. */
+  onCompress?: (() => void) | undefined;
 }
 
 /** One message waiting for the messages before it. */
 interface Pending {
-  frames: Uint8Array[] | undefined;
+  frames: readonly Uint8Array[] | undefined;
   size: number;
 }
 
@@ -85,24 +87,30 @@ export class DeflateSender {
       this.#ready(payload.length, this.#frames(opcode, payload, false));
       return;
     }
+    this.#options.onCompress?.();
     const compressed = this.#options.compressor.compress(payload);
     this.#enqueue(payload.length, compressed.then((bytes) => this.#frames(opcode, bytes, true)));
   }
 
   /**
-   * Sends a message compressed elsewhere, such as by `compressShared` for many receivers; only
-   * for a connection that agreed to `server_no_context_takeover` with a window at least as
-   * large as the one it was compressed with.
+   * Writes frames that will be ready later, in this message's place among the others: a message
+   * compressed once for many receivers by `compressShared` and framed once
+   * ({@linkcode deflateFrames}). Only for a connection that agreed to `server_no_context_takeover`
+   * with the window it was compressed with. `size` (the uncompressed size) counts in
+   * `pendingBytes` meanwhile; a rejection fails the sender like its own compressor's would.
    */
-  sendCompressed(opcode: number, compressed: Uint8Array): void {
+  sendLater(frames: Promise<readonly Uint8Array[]>, size: number): void {
     if (this.#failed) return;
-    this.#ready(compressed.length, this.#frames(opcode, compressed, true));
+    this.#enqueue(size, frames);
   }
 
-  /** Writes ready frames, such as a close frame, after every message sent before them. */
-  sendFrames(frames: Uint8Array[]): void {
+  /**
+   * Writes ready frames, such as a close frame or a message framed once for many receivers,
+   * after every message sent before them; `size` counts in `pendingBytes` while they wait.
+   */
+  sendFrames(frames: readonly Uint8Array[], size = 0): void {
     if (this.#failed) return;
-    this.#ready(0, frames);
+    this.#ready(size, frames);
   }
 
   /** Settles once every message sent so far is written (at once when nothing waits). */
@@ -119,7 +127,7 @@ export class DeflateSender {
   }
 
   /** Frames that are ready: written now when nothing waits, else behind what does. */
-  #ready(size: number, frames: Uint8Array[]): void {
+  #ready(size: number, frames: readonly Uint8Array[]): void {
     if (this.#pending.length === 0) {
       this.#options.write(frames);
       return;
@@ -128,7 +136,7 @@ export class DeflateSender {
     this.#pendingBytes += size;
   }
 
-  #enqueue(size: number, frames: Promise<Uint8Array[]>): void {
+  #enqueue(size: number, frames: Promise<readonly Uint8Array[]>): void {
     const entry: Pending = { frames: undefined, size };
     if (this.#pending.length === 0) {
       this.#idle = new Promise((resolve) => this.#markIdle = resolve);
@@ -157,20 +165,45 @@ export class DeflateSender {
     if (this.#pending.length === 0) this.#markIdle();
   }
 
-  /** The frames of one message; RFC 7692 §6.1: RSV1 on the first frame only. */
   #frames(opcode: number, payload: Uint8Array, rsv1: boolean): Uint8Array[] {
-    const size = this.#options.fragmentSize;
-    if (payload.length <= size) return encodeFrame(opcode, payload, { rsv1 });
-    const frames: Uint8Array[] = [];
-    for (let offset = 0; offset < payload.length; offset += size) {
-      const end = Math.min(offset + size, payload.length);
-      frames.push(
-        ...encodeFrame(offset === 0 ? opcode : Opcode.Continuation, payload.subarray(offset, end), {
-          fin: end === payload.length,
-          rsv1: rsv1 && offset === 0,
-        }),
-      );
-    }
-    return frames;
+    return deflateFrames(opcode, payload, this.#options.fragmentSize, rsv1);
   }
+}
+
+/**
+ * The frames of one data message as one list of buffers (each frame's as `encodeFrame` returns
+ * them): one frame, or RFC 6455 §5.4 fragments of at most `fragmentSize` payload bytes. RFC 7692 §6.1:
+ * a compressed message (`rsv1`) sets RSV1 on its first frame only.
+ *
+ * @example A compressed "Hello" (RFC 7692 §7.2.3.1) in two fragments
+ * ```ts
+ * import { deflateFrames } from "./deflate_sender.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const compressed = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+ * const frames = deflateFrames(0x1, compressed, 4, true);
+ * assert.deepEqual(frames.flatMap((buffer) => [...buffer]), [
+ *   ...[0x41, 0x04, 0xf2, 0x48, 0xcd, 0xc9], // RSV1, text, not final
+ *   ...[0x80, 0x03, 0xc9, 0x07, 0x00], // final continuation, no RSV1
+ * ]);
+ * ```
+ */
+export function deflateFrames(
+  opcode: number,
+  payload: Uint8Array,
+  fragmentSize: number,
+  rsv1: boolean,
+): Uint8Array[] {
+  if (payload.length <= fragmentSize) return encodeFrame(opcode, payload, { rsv1 });
+  const frames: Uint8Array[] = [];
+  for (let offset = 0; offset < payload.length; offset += fragmentSize) {
+    const end = Math.min(offset + fragmentSize, payload.length);
+    frames.push(
+      ...encodeFrame(offset === 0 ? opcode : Opcode.Continuation, payload.subarray(offset, end), {
+        fin: end === payload.length,
+        rsv1: rsv1 && offset === 0,
+      }),
+    );
+  }
+  return frames;
 }

@@ -48,6 +48,8 @@ export interface ProtocolDeflate {
   pause(): void;
   /** Read again. */
   resume(): void;
+  /** Told of every message the connection's own compressor is given. */
+  onCompress?: (() => void) | undefined;
 }
 
 /** Where the protocol is; see the module's transitions. */
@@ -68,7 +70,7 @@ export interface ProtocolHandler {
    * A frame to send, as header and payload buffers. Returns `false` when it could not be queued;
    * the driver then decides what happens to the connection.
    */
-  send(frame: Uint8Array[], opcode: number): boolean;
+  send(frame: readonly Uint8Array[], opcode: number): boolean;
   /**
    * The protocol reached CLOSED through a close frame or a failure: `code` and `reason` are what
    * the connection reports, `error` is the failure, if one.
@@ -156,6 +158,7 @@ export class ServerProtocol {
           fragmentSize: deflate.fragmentSize,
           write: (frames) => this.#handler.send(frames, Opcode.Continuation),
           fail: (error) => this.fail(error),
+          onCompress: deflate.onCompress,
         }),
       };
       this.#onMessage = (message) => inflater.push(message);
@@ -170,6 +173,11 @@ export class ServerProtocol {
   /** Bytes of messages still being compressed, which the send buffer counts too. */
   get compressing(): number {
     return this.#deflate?.sender.pendingBytes ?? 0;
+  }
+
+  /** Whether permessage-deflate is on: data frames then go through its queue. */
+  get deflating(): boolean {
+    return this.#deflate !== undefined;
   }
 
   /** Feeds bytes from the peer. In CLOSED they are ignored. */
@@ -204,6 +212,29 @@ export class ServerProtocol {
       );
       if (!this.#handler.send(frame, Opcode.Continuation)) return false;
     }
+    return true;
+  }
+
+  /**
+   * With permessage-deflate, sends data frames built once for many connections (a publish, as
+   * frames of `size` bytes) behind the messages still being compressed, so they cannot overtake
+   * them. Returns `false` outside OPEN or without the extension.
+   */
+  sendBuilt(frames: readonly Uint8Array[][], size: number): boolean {
+    if (this.#state !== "open" || this.#deflate === undefined) return false;
+    this.#deflate.sender.sendFrames(frames.length === 1 ? frames[0]! : frames.flat(), size);
+    return true;
+  }
+
+  /**
+   * With permessage-deflate, sends the frames of a message compressed once for many
+   * `server_no_context_takeover` connections, in its place once they are ready; `size` is the
+   * uncompressed size, counted in `compressing` meanwhile. Returns `false` outside OPEN or
+   * without the extension.
+   */
+  sendLater(frames: Promise<readonly Uint8Array[]>, size: number): boolean {
+    if (this.#state !== "open" || this.#deflate === undefined) return false;
+    this.#deflate.sender.sendLater(frames, size);
     return true;
   }
 

@@ -18,6 +18,7 @@ import {
 } from "../protocol/mod.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ServerProtocol } from "./protocol.ts";
+import type { ConnectionMetrics } from "./settings.ts";
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -40,6 +41,8 @@ export interface SenderLimits {
   readonly maxBufferedAmount: number;
   /** Messages larger than this are sent as several frames. */
   readonly fragmentSize: number;
+  /** Counts the messages sent (frame bytes are counted as they are queued). */
+  readonly metrics?: ConnectionMetrics | undefined;
 }
 
 /** Sends the messages of one connection. */
@@ -71,15 +74,37 @@ export class Sender {
   }
 
   /**
-   * Queues data frames built once for many connections (a publish), as they are; `false` if the
-   * connection is not open or is past `maxBufferedAmount`. They share the queue with `text` and
-   * `binary`, so the order of sends and publishes is kept.
+   * Queues data frames built once for many connections (a publish), as they are, `bytes` in
+   * all; `false` if the connection is not open or is past `maxBufferedAmount`. They share the
+   * queue with `text` and `binary` (with permessage-deflate, the queue of messages being
+   * compressed), so the order of sends and publishes is kept. A publish counts its messages, and
+   * the bytes of the frames queued here directly (once for all such subscribers).
    */
-  frames(frames: readonly Uint8Array[][]): boolean {
-    if (this.#host.protocol.state !== "open" || !this.#admit()) return false;
+  frames(frames: readonly Uint8Array[][], bytes: number): boolean {
+    const protocol = this.#host.protocol;
+    if (protocol.state !== "open" || !this.#admit()) return false;
+    if (protocol.deflating) return protocol.sendBuilt(frames, bytes);
     const outbox = this.#host.outbox;
     for (const frame of frames) outbox.push(frame as Uint8Array[]);
     return true;
+  }
+
+  /**
+   * Queues a publish compressed once for many `server_no_context_takeover` connections, in its
+   * place once its frames are ready; `size` is its uncompressed size. As {@linkcode frames}.
+   */
+  later(frames: Promise<readonly Uint8Array[]>, size: number): boolean {
+    if (this.#host.protocol.state !== "open" || !this.#admit()) return false;
+    return this.#host.protocol.sendLater(frames, size);
+  }
+
+  /**
+   * Sends a publish through this connection's own compressor (context takeover); the publish
+   * checked its size. As {@linkcode frames}.
+   */
+  message(opcode: number, payload: Uint8Array): boolean {
+    if (this.#host.protocol.state !== "open" || !this.#admit()) return false;
+    return this.#host.protocol.sendMessage(opcode, payload, this.#limits.fragmentSize);
   }
 
   /** Sends a ping of up to 125 bytes; `false` once closing. */
@@ -107,7 +132,9 @@ export class Sender {
   #message(opcode: number, payload: Uint8Array): boolean {
     if (payload.length > this.maxSendSize) this.#tooBig(payload.length);
     if (!this.#admit()) return false;
-    return this.#host.protocol.sendMessage(opcode, payload, this.#limits.fragmentSize);
+    if (!this.#host.protocol.sendMessage(opcode, payload, this.#limits.fragmentSize)) return false;
+    this.#limits.metrics?.messageOut();
+    return true;
   }
 
   /** Whether at most `maxBufferedAmount` waits ahead; past it, the connection fails with 1008. */

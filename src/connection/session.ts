@@ -29,7 +29,8 @@ import {
 import { PauseReason as Pause, ReadGate } from "./read_gate.ts";
 import { Sender, type SenderHost } from "./sender.ts";
 import type { ConnectionDeflateSettings, IncomingLimits, SessionSettings } from "./settings.ts";
-import type { TopicHost, TopicSubscriber } from "./topics.ts";
+import type { CompressionFactory, CompressorOptions } from "./compression.ts";
+import type { SubscriberDeflate, TopicHost, TopicSubscriber } from "./topics.ts";
 import type { Transport, TransportSink } from "./transport.ts";
 
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
@@ -67,6 +68,8 @@ export class Session<Conn>
   perMessageDeflate: ConnectionDeflateSettings | undefined;
   /** Resolves once the socket closed. */
   readonly closed: Promise<CloseInfo>;
+  /** permessage-deflate as agreed, for publishes; set when the connection opens with it. */
+  deflate: SubscriberDeflate | undefined = undefined;
 
   readonly #settings: SessionSettings<Conn>;
   readonly #gate: ReadGate;
@@ -142,14 +145,25 @@ export class Session<Conn>
 
   // --- A subscriber of the server's topics --------------------------------------------------
 
-  /** Bytes queued for the peer. */
+  /** Bytes queued for the peer, and those of messages waiting to be compressed. */
   get bufferedAmount(): number {
-    return this.outbox.bufferedAmount;
+    const queued = this.outbox.bufferedAmount;
+    return this.deflate === undefined ? queued : queued + this.protocol.compressing;
   }
 
   /** Queues data frames built once for many connections (a publish); false once closing. */
-  pushFrames(frames: readonly Uint8Array[][]): boolean {
-    return this.sender.frames(frames);
+  pushFrames(frames: readonly Uint8Array[][], bytes: number): boolean {
+    return this.sender.frames(frames, bytes);
+  }
+
+  /** Queues a publish compressed once for many connections; false once closing. */
+  pushCompressed(frames: Promise<readonly Uint8Array[]>, size: number): boolean {
+    return this.sender.later(frames, size);
+  }
+
+  /** Sends a publish through this connection's compressor; false once closing. */
+  pushMessage(opcode: number, payload: Uint8Array): boolean {
+    return this.sender.message(opcode, payload);
   }
 
   /** A publish found this connection too far behind: it fails with 1008, as on overflow. */
@@ -292,13 +306,16 @@ export class Session<Conn>
     const offered = this.perMessageDeflate;
     const factory = this.#settings.compression;
     if (agreed === undefined || offered === undefined || factory === undefined) return undefined;
+    const compressor = {
+      windowBits: agreed.serverMaxWindowBits,
+      memLevel: offered.memLevel,
+      level: offered.level,
+      noContextTakeover: agreed.serverNoContextTakeover,
+    };
+    this.deflate = subscriberDeflate(factory, compressor, offered.threshold);
+    const metrics = this.#settings.metrics;
     return {
-      compressor: factory.createCompressor({
-        windowBits: agreed.serverMaxWindowBits,
-        memLevel: offered.memLevel,
-        level: offered.level,
-        noContextTakeover: agreed.serverNoContextTakeover,
-      }),
+      compressor: factory.createCompressor(compressor),
       decompressor: factory.createDecompressor({
         windowBits: agreed.clientMaxWindowBits,
         noContextTakeover: agreed.clientNoContextTakeover,
@@ -307,6 +324,7 @@ export class Session<Conn>
       fragmentSize: this.#settings.fragmentSize,
       pause: () => this.#gate.pause(Pause.Inflating),
       resume: () => this.#gate.resume(Pause.Inflating),
+      onCompress: metrics === undefined ? undefined : () => metrics.compressed(),
     };
   }
 
@@ -323,6 +341,7 @@ export class Session<Conn>
     }
     if (this.#opened) {
       this.#gate.heard(this.#settings.clock.ticks);
+      this.#settings.metrics?.received(chunk.length);
       this.protocol.receive(chunk);
     } else {
       this.opening.receive(chunk);
@@ -331,6 +350,7 @@ export class Session<Conn>
 
   /** A message from the protocol. */
   message(message: DataMessage): void {
+    this.#settings.metrics?.messageIn();
     this.#streams?.enqueue(message);
     if (message.type === "text") {
       this.listeners.emit("text", message.data);
@@ -370,9 +390,15 @@ export class Session<Conn>
   // --- Sending ------------------------------------------------------------------------------
 
   /** A frame from the protocol, for the outbox; a pong takes the place of one not yet sent. */
-  send(frame: Uint8Array[], opcode: number): boolean {
+  send(frame: readonly Uint8Array[], opcode: number): boolean {
     if (opcode === Opcode.Pong) this.outbox.pushPong(frame[0]!);
-    else this.outbox.push(frame);
+    else this.outbox.push(frame as Uint8Array[]);
+    const metrics = this.#settings.metrics;
+    if (metrics !== undefined) {
+      let bytes = 0;
+      for (const buffer of frame) bytes += buffer.length;
+      metrics.sent(bytes);
+    }
     return true;
   }
 
@@ -444,4 +470,22 @@ export class Session<Conn>
     this.outbox.releaseAll();
     if (this.#opened) this.listeners.emit("disconnect", code, reason);
   }
+}
+
+/** How this connection takes publishes (see {@linkcode SubscriberDeflate}). */
+function subscriberDeflate(
+  factory: CompressionFactory,
+  compressor: CompressorOptions,
+  threshold: number,
+): SubscriberDeflate {
+  if (!compressor.noContextTakeover) return { threshold, shared: undefined };
+  const { windowBits, memLevel, level } = compressor;
+  return {
+    threshold,
+    shared: {
+      factory,
+      options: { windowBits, memLevel, level },
+      key: `${windowBits}/${memLevel}/${level}`,
+    },
+  };
 }

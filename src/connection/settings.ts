@@ -11,6 +11,24 @@ import type { CompressionFactory } from "./compression.ts";
 import type { RemoteAddress } from "./transport.ts";
 import type { TopicHost } from "./topics.ts";
 
+/**
+ * Where the connections of a server count their traffic: each call is an integer add on a path
+ * that runs anyway. Bytes are those of WebSocket frames (headers, control frames and compressed
+ * payloads as they are on the wire), after the opening handshake.
+ */
+export interface ConnectionMetrics {
+  /** A data message arrived. */
+  messageIn(): void;
+  /** A data message was queued for `count` connections. */
+  messageOut(count?: number): void;
+  /** Frame bytes arrived. */
+  received(bytes: number): void;
+  /** Frame bytes were queued for the peer. */
+  sent(bytes: number): void;
+  /** A message was compressed (once for a whole group of receivers, when it was shared). */
+  compressed(): void;
+}
+
 /** What a connection gets from its server; `Conn` is the connection's public face. */
 export interface SessionSettings<Conn> {
   maxFrameSize: number;
@@ -47,6 +65,8 @@ export interface SessionSettings<Conn> {
   onClose(conn: Conn, code: number): void;
   /** The server's topics; without them (a connection on its own) topic methods throw. */
   topics?: TopicHost<Conn>;
+  /** Where the traffic is counted; without it, it is not. */
+  metrics?: ConnectionMetrics;
 }
 
 /**

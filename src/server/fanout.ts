@@ -1,6 +1,8 @@
 /**
  * Publishing to a topic: the message is framed once and the same frame bytes are queued for every
- * subscriber; a subscriber over the publish mark is skipped (a counted drop) or closed with 1008;
+ * subscriber (with permessage-deflate, compressed once per group of subscribers that can share it:
+ * see `fanout_deflate.ts`); a subscriber over the publish mark is skipped (a counted drop) or
+ * closed with 1008;
  * the message goes to the other instances through the backplane, and what they publish comes back
  * through it to the local subscribers.
  *
@@ -12,23 +14,11 @@ import { PolicyViolationError } from "../protocol/errors.ts";
 import { encodeFrame } from "../protocol/frame_encoder.ts";
 import type { Backplane, BackplaneError, Envelope } from "../pubsub/backplane.ts";
 import { TopicRegistry } from "../pubsub/topics.ts";
+import { DeflatedPublish } from "./fanout_deflate.ts";
+import type { FanoutTarget } from "./fanout_target.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** What a {@linkcode Fanout} needs of a subscriber; a connection provides it to its server. */
-export interface FanoutTarget {
-  /** Bytes queued for the peer and not yet handed to the operating system. */
-  readonly bufferedAmount: number;
-  /**
-   * Queues frames built once for many subscribers: the buffers must be queued as they are, never
-   * changed. Returns false if the subscriber can take no more data (it is closing).
-   */
-  pushFrames(frames: readonly Uint8Array[][]): boolean;
-  /**
-   * Ends the connection with `error`'s close code (1008) for falling too far behind; the message
-   * is not counted as a drop.
-   */
-  closeSlow(error: PolicyViolationError): void;
-}
+export type { FanoutTarget };
 
 /** What to do with a subscriber whose queue is over the publish mark when a message comes. */
 export type SlowSubscriberPolicy = "drop" | "close";
@@ -214,7 +204,11 @@ export class Fanout<S extends FanoutTarget> {
     const subscribers = this.#registry.subscribers(topic);
     if (subscribers.size === 0) return 0;
     if (except !== undefined && subscribers.size === 1 && subscribers.has(except)) return 0;
-    const frames = this.#frames(binary ? Opcode.Binary : Opcode.Text, payload);
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const frames = this.#frames(opcode, payload);
+    const bytes = frameBytes(frames);
+    let deflated: DeflatedPublish | undefined;
+    let plain = 0;
     let count = 0;
     for (const subscriber of subscribers) {
       if (subscriber === except) continue;
@@ -223,9 +217,27 @@ export class Fanout<S extends FanoutTarget> {
         this.#slow(subscriber, topic, queued);
         continue;
       }
-      if (subscriber.pushFrames(frames)) count++;
+      const deflate = subscriber.deflate;
+      if (deflate === undefined) {
+        if (subscriber.pushFrames(frames, bytes)) plain++;
+        continue;
+      }
+      deflated ??= new DeflatedPublish({
+        opcode,
+        payload,
+        plain: frames,
+        plainBytes: bytes,
+        fragmentSize: this.#fragmentSize,
+      }, this.#metrics);
+      if (deflated.deliver(subscriber, deflate)) count++;
     }
-    this.#metrics?.messageOut(payload.length, count);
+    count += plain;
+    const metrics = this.#metrics;
+    if (metrics !== undefined) {
+      metrics.messageOut(count);
+      // The others count their frame bytes as their compression queue hands them on.
+      metrics.sent(bytes * plain);
+    }
     return count;
   }
 
@@ -259,6 +271,13 @@ export class Fanout<S extends FanoutTarget> {
     this.#metrics?.dropped();
     this.#onDrop?.(subscriber, topic);
   }
+}
+
+/** The bytes of a message's frames. */
+function frameBytes(frames: readonly Uint8Array[][]): number {
+  let bytes = 0;
+  for (const frame of frames) for (const buffer of frame) bytes += buffer.length;
+  return bytes;
 }
 
 function positive(name: string, value: number): number {

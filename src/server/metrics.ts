@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ConnectionMetrics } from "../connection/settings.ts";
+
 /** The figures of a {@linkcode Metrics}, at one moment: plain data, safe to serialize. */
 export interface MetricsSnapshot {
   /** Connections open now (after the opening handshake, before close). */
@@ -16,10 +18,21 @@ export interface MetricsSnapshot {
   messagesIn: number;
   /** Data messages sent to clients, each subscriber a publish reached counted once. */
   messagesOut: number;
-  /** Payload bytes of the data messages received. */
+  /**
+   * Bytes of the WebSocket frames received after the opening handshake: headers, control
+   * frames and compressed payloads as they came.
+   */
   bytesIn: number;
-  /** Payload bytes of the data messages sent. */
+  /**
+   * Bytes of the WebSocket frames queued to send after the opening handshake, every subscriber
+   * of a publish counted: headers, control frames and compressed payloads as they go.
+   */
   bytesOut: number;
+  /**
+   * Messages compressed: each message a connection compressed with its own context, and once
+   * per group of `server_no_context_takeover` subscribers a publish was shared by.
+   */
+  compressions: number;
   /** Publishes: local calls of `publish`, and envelopes that came from the backplane. */
   publishes: number;
   /** Messages not sent to a subscriber because it was over its buffer mark. */
@@ -35,8 +48,9 @@ export interface MetricsSnapshot {
 }
 
 /**
- * The server's counters. Recording is a field increment, cheap enough for every message; read
- * them with {@linkcode Metrics.snapshot}.
+ * The server's counters. Recording is a field increment, cheap enough for every message and
+ * chunk; read them with {@linkcode Metrics.snapshot}. A server counts into its own (see
+ * `server.metrics`); an application may count into another.
  *
  * @example Count a connection's life and read the figures
  * ```ts
@@ -45,22 +59,26 @@ export interface MetricsSnapshot {
  *
  * const metrics = new Metrics();
  * metrics.connectionOpened();
- * metrics.messageIn(5);
- * metrics.messageOut(5, 3); // one message of 5 bytes to 3 subscribers
+ * metrics.received(11); // a masked frame of "Hello"
+ * metrics.messageIn();
+ * metrics.sent(3 * 7); // its unmasked frame, queued for 3 subscribers
+ * metrics.messageOut(3);
  * metrics.connectionClosed(1000);
  * const snapshot = metrics.snapshot();
  * assert.equal(snapshot.connectionsOpen, 0);
- * assert.equal(snapshot.bytesOut, 15);
+ * assert.equal(snapshot.messagesOut, 3);
+ * assert.equal(snapshot.bytesOut, 21);
  * assert.deepEqual(snapshot.closeCodes, { "1000": 1 });
  * ```
  */
-export class Metrics {
+export class Metrics implements ConnectionMetrics {
   #connectionsOpen = 0;
   #connectionsOpened = 0;
   #messagesIn = 0;
   #messagesOut = 0;
   #bytesIn = 0;
   #bytesOut = 0;
+  #compressions = 0;
   #publishes = 0;
   #drops = 0;
   #backplaneOut = 0;
@@ -80,16 +98,29 @@ export class Metrics {
     this.#closeCodes.set(code, (this.#closeCodes.get(code) ?? 0) + 1);
   }
 
-  /** A data message of `bytes` payload bytes arrived. */
-  messageIn(bytes: number): void {
+  /** A data message arrived. */
+  messageIn(): void {
     this.#messagesIn++;
+  }
+
+  /** A data message was queued for `count` connections. */
+  messageOut(count = 1): void {
+    this.#messagesOut += count;
+  }
+
+  /** `bytes` of frames arrived. */
+  received(bytes: number): void {
     this.#bytesIn += bytes;
   }
 
-  /** A data message of `bytes` payload bytes was queued for `count` connections. */
-  messageOut(bytes: number, count = 1): void {
-    this.#messagesOut += count;
-    this.#bytesOut += bytes * count;
+  /** `bytes` of frames were queued to send. */
+  sent(bytes: number): void {
+    this.#bytesOut += bytes;
+  }
+
+  /** A message was compressed. */
+  compressed(): void {
+    this.#compressions++;
   }
 
   /** A publish was fanned out here (from `publish` or from the backplane). */
@@ -130,6 +161,7 @@ export class Metrics {
       messagesOut: this.#messagesOut,
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
+      compressions: this.#compressions,
       publishes: this.#publishes,
       drops: this.#drops,
       backplaneOut: this.#backplaneOut,
@@ -160,8 +192,9 @@ const FAMILIES: readonly [keyof Omit<MetricsSnapshot, "closeCodes">, string, str
   ["connectionsOpened", "connections_opened_total", "counter", "WebSocket connections opened."],
   ["messagesIn", "messages_received_total", "counter", "Data messages received from clients."],
   ["messagesOut", "messages_sent_total", "counter", "Data messages sent, per receiver."],
-  ["bytesIn", "received_bytes_total", "counter", "Payload bytes of data messages received."],
-  ["bytesOut", "sent_bytes_total", "counter", "Payload bytes of data messages sent."],
+  ["bytesIn", "received_bytes_total", "counter", "Bytes of WebSocket frames received."],
+  ["bytesOut", "sent_bytes_total", "counter", "Bytes of WebSocket frames queued to send."],
+  ["compressions", "compressions_total", "counter", "Messages compressed (once per shared group)."],
   ["publishes", "publishes_total", "counter", "Publishes fanned out to local subscribers."],
   ["drops", "dropped_messages_total", "counter", "Messages skipped for slow subscribers."],
   ["backplaneOut", "backplane_sent_total", "counter", "Envelopes handed to the backplane."],

@@ -161,6 +161,7 @@ export class Server implements UpgradeTarget {
       ...settings,
       perMessageDeflate: deflate === undefined ? undefined : withoutConcurrency(deflate),
       topics: this.#fanout,
+      metrics: this.#metrics,
       secure: settings.tls !== undefined,
       compression: undefined,
       // A connection that turns compression on without the server: a failure declines it.
@@ -236,8 +237,11 @@ export class Server implements UpgradeTarget {
   /**
    * Sends `data` (a string as text, bytes as binary) to every connection subscribed to `topic`,
    * and through the backplane to the other instances. The frame is built once and the same bytes
-   * are queued for every subscriber; one with more than `publishMark` queued is skipped or
-   * failed (`slowSubscriber`). Returns how many connections here it was queued for.
+   * are queued for every subscriber; with permessage-deflate, a message at or above `threshold`
+   * is compressed once for all subscribers that agreed to `server_no_context_takeover` with the
+   * same window, and by each other subscriber's own compressor. One with more than `publishMark`
+   * queued is skipped or failed (`slowSubscriber`). Returns how many connections here it was
+   * queued for.
    *
    * @example Publish to a room
    * ```ts
