@@ -5,6 +5,11 @@
  * connection subscribes to one topic and each message is published once; `FANOUT=loop` sends it
  * to each connection in a loop, the way an application without topics would.
  *
+ * A subscriber is skipped by a publish only past `publishMark`, set here to `maxBufferedAmount`
+ * (16 MiB, the default): what `Bun.serve` buffers per connection before its `publish` skips it,
+ * while ws and `Deno.upgradeWebSocket` buffer without a limit. The drops, if any, are printed on
+ * exit (wsload reports them as missing messages).
+ *
  * ```sh
  * deno run -A bench/servers/fanout_netws.ts 9001
  * bun bench/servers/fanout_netws.ts 9001
@@ -19,6 +24,7 @@ import { type Connection, serve } from "../../mod.ts";
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 const TOPIC = "all";
+const MAX_BUFFERED = 16 * 1024 * 1024;
 
 // Topics are feature-detected so that the same server measures code with and without them.
 type Topics = {
@@ -31,6 +37,8 @@ const server = serve({
   port,
   hostname: "127.0.0.1",
   maxMessageSize: 1 << 20,
+  maxBufferedAmount: MAX_BUFFERED,
+  publishMark: MAX_BUFFERED,
   onConnect(conn) {
     conn.on("ready", (c) => {
       if (usePublish) (c as unknown as Topics).subscribe(TOPIC);
@@ -58,4 +66,10 @@ function broadcast(data: string | Uint8Array): void {
 
 await server.ready;
 console.log(`listening ${server.port}`);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    const drops = (server as unknown as { metrics?: { drops?: number } }).metrics?.drops;
+    if (drops !== undefined) console.error(`drops ${drops}`);
+    process.exit(0);
+  });
+}

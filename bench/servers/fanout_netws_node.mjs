@@ -13,11 +13,15 @@ if (!modulePath) {
 const { serve } = await import(pathToFileURL(modulePath).href);
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 const TOPIC = "all";
+// publishMark = maxBufferedAmount: see fanout_netws.ts.
+const MAX_BUFFERED = 16 * 1024 * 1024;
 
 const server = serve({
   port,
   hostname: "127.0.0.1",
   maxMessageSize: 1 << 20,
+  maxBufferedAmount: MAX_BUFFERED,
+  publishMark: MAX_BUFFERED,
   onConnect(conn) {
     conn.on("ready", (c) => {
       if (usePublish) c.subscribe(TOPIC);
@@ -43,4 +47,10 @@ function broadcast(data) {
 
 await server.ready;
 console.log(`listening ${server.port}`);
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(0));
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    const drops = server.metrics?.drops;
+    if (drops !== undefined) console.error(`drops ${drops}`);
+    process.exit(0);
+  });
+}
