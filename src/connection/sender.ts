@@ -78,7 +78,7 @@ export class Sender {
   frames(frames: readonly Uint8Array[][]): boolean {
     if (this.#host.protocol.state !== "open" || !this.#admit()) return false;
     const outbox = this.#host.outbox;
-    for (const frame of frames) outbox.push(frame as Uint8Array[]);
+    for (const frame of frames) outbox.pushShared(frame);
     return true;
   }
 
