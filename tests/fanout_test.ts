@@ -58,7 +58,7 @@ describe("Fanout", () => {
     assert.equal(fanout.publish("room", pattern(2000)), 3);
     for (const target of targets) {
       assert.equal(target.pushes[0], targets[0]!.pushes[0], "the same frame list");
-      assert.equal(target.pushes[1]![0]![1], targets[0]!.pushes[1]![0]![1], "the same payload");
+      assert.equal(target.pushes[1]![0]![0], targets[0]!.pushes[1]![0]![0], "the same frame");
       const [first, second] = target.frames();
       assert.equal(first!.opcode, Opcode.Text);
       assert.equal(text(first!), "héllo");
@@ -70,11 +70,35 @@ describe("Fanout", () => {
 
   it("Fanout does not copy a large payload: the caller's bytes are what is queued", () => {
     const fanout = new Fanout<Target>();
-    const target = new Target();
-    fanout.subscribe(target, "t");
+    const targets = [new Target(), new Target()];
+    for (const target of targets) fanout.subscribe(target, "t");
     const payload = pattern(64 * 1024);
     fanout.publish("t", payload);
-    assert.equal(target.pushes[0]![0]![1], payload);
+    for (const target of targets) {
+      assert.equal(target.pushes[0]![0]!.length, 2, "header and payload");
+      assert.ok(target.pushes[0]![0]![1] === payload, "the caller's bytes");
+    }
+  });
+
+  it("Fanout joins a frame of up to 64 KiB into one buffer, once, for several subscribers", () => {
+    const fanout = new Fanout<Target>();
+    const alone = new Target();
+    fanout.subscribe(alone, "one");
+    const payload = pattern(16 * 1024);
+    fanout.publish("one", payload);
+    assert.ok(alone.pushes[0]![0]![1] === payload, "one subscriber: not copied");
+
+    const targets = [new Target(), new Target(), new Target()];
+    for (const target of targets) fanout.subscribe(target, "many");
+    fanout.publish("many", payload);
+    const frame = targets[0]!.pushes[0]![0]!;
+    assert.equal(frame.length, 1, "one buffer");
+    assert.equal(frame[0]!.length, 4 + payload.length);
+    for (const target of targets) assert.equal(target.pushes[0]![0]![0], frame[0], "the same one");
+    const [parsed] = targets[2]!.frames();
+    assert.equal(parsed!.opcode, Opcode.Binary);
+    assert.ok(parsed!.fin);
+    assert.deepEqual(parsed!.payload, payload);
   });
 
   it("Fanout returns 0 and queues nothing for a topic without subscribers", () => {

@@ -53,8 +53,8 @@ export function connectionSession(conn: Connection): Session<Connection> {
  * `onConnect` before the handshake, where listeners are attached and per-connection limits set.
  *
  * Sending is synchronous: `sendText`, `sendBinary`, `send` and `ping` queue frames and return
- * `true`, or `false` once the connection is closing. Frames queued in the same tick leave in
- * one write.
+ * `true`, or `false` once the connection is closing. Frames queued in the same turn of the
+ * event loop leave in one write.
  *
  * @example Echo every message, with a smaller limit for this connection
  * ```ts ignore

@@ -85,7 +85,7 @@ export class Sender {
     if (protocol.state !== "open" || !this.#admit()) return false;
     if (protocol.deflating) return protocol.sendBuilt(frames, bytes);
     const outbox = this.#host.outbox;
-    for (const frame of frames) outbox.push(frame as Uint8Array[]);
+    for (const frame of frames) outbox.pushShared(frame);
     return true;
   }
 

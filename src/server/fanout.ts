@@ -205,7 +205,7 @@ export class Fanout<S extends FanoutTarget> {
     if (subscribers.size === 0) return 0;
     if (except !== undefined && subscribers.size === 1 && subscribers.has(except)) return 0;
     const opcode = binary ? Opcode.Binary : Opcode.Text;
-    const frames = this.#frames(opcode, payload);
+    const frames = joined(this.#frames(opcode, payload), subscribers);
     const bytes = frameBytes(frames);
     let deflated: DeflatedPublish | undefined;
     let plain = 0;
@@ -278,6 +278,31 @@ function frameBytes(frames: readonly Uint8Array[][]): number {
   let bytes = 0;
   for (const frame of frames) for (const buffer of frame) bytes += buffer.length;
   return bytes;
+}
+
+/** Frames up to this size (header and payload) are joined into one buffer for many subscribers. */
+const JOIN_UP_TO = 64 * 1024;
+
+/**
+ * For more than one subscriber, each frame of up to 64 KiB as one buffer, its header and payload
+ * joined: copied once per publish, so that a runtime without `writev` (Bun, Deno), which joins a
+ * frame's buffers before writing them, does not copy the payload again for every subscriber.
+ * Larger payloads stay the caller's bytes, never copied.
+ */
+function joined(frames: Uint8Array[][], subscribers: ReadonlySet<unknown>): Uint8Array[][] {
+  if (subscribers.size < 2) return frames;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i]!;
+    if (frame.length !== 2) continue;
+    const [header, payload] = frame as [Uint8Array, Uint8Array];
+    const size = header.length + payload.length;
+    if (size > JOIN_UP_TO) continue;
+    const buffer = new Uint8Array(size);
+    buffer.set(header);
+    buffer.set(payload, header.length);
+    frames[i] = [buffer];
+  }
+  return frames;
 }
 
 function positive(name: string, value: number): number {
