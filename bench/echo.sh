@@ -28,6 +28,9 @@
 #   NODE_BUILD    how netws is built for Node: "npm" runs scripts/build_npm.ts and falls back to
 #                 tsc when that fails; "tsc" compiles mod.ts and src/ with tsc directly (default npm)
 #   OUT           the Markdown report (default bench/results/echo-<date>.md)
+#   FLOOR         1 adds a third server to the fanout-* scenarios: bench/servers/fanout_floor.mjs,
+#                 node:net sockets and one prebuilt frame per message, no WebSocket library, run
+#                 on the same runtime (default 0)
 #   QUIET, QUIET_WAIT  before each pair of runs, wait up to QUIET_WAIT seconds (default 10) for the
 #                 CPU use of other processes to fall below QUIET cores (default 0.5); 0 disables
 #
@@ -48,6 +51,7 @@ DURATION=${DURATION:-3}
 GEN_CPU=${GEN_CPU:-0}
 SRV_CPU=${SRV_CPU:-1}
 NODE_BUILD=${NODE_BUILD:-npm}
+FLOOR=${FLOOR:-0}
 QUIET=${QUIET:-0.5}
 QUIET_WAIT=${QUIET_WAIT:-10}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -176,6 +180,9 @@ server_command() {
       deno/peer) echo "$DENO run -A bench/servers/fanout_deno.ts" ;;
       bun/netws) echo "$BIN/bun $SNAPSHOT/bench/servers/fanout_netws.ts" ;;
       bun/peer) echo "$BIN/bun bench/servers/fanout_bun.ts" ;;
+      node/floor) echo "node bench/servers/fanout_floor.mjs" ;;
+      deno/floor) echo "$DENO run -A bench/servers/fanout_floor.mjs" ;;
+      bun/floor) echo "$BIN/bun bench/servers/fanout_floor.mjs" ;;
     esac
     return
   fi
@@ -345,6 +352,9 @@ for runtime in $RUNTIMES; do
     for scenario in $SCENARIOS; do
       # Alternate which server goes first, so neither always runs right after the other.
       if ((round % 2 == 1)); then order="netws peer"; else order="peer netws"; fi
+      if [[ $FLOOR == 1 && $scenario == fanout-* ]]; then
+        if ((round % 2 == 1)); then order="$order floor"; else order="floor $order"; fi
+      fi
       # Both servers of a pair start from the same quiet (or as quiet as it got).
       load=$(wait_quiet)
       for server in $order; do run_one "$runtime" "$server" "$scenario" "$round" "$load"; done
@@ -480,6 +490,26 @@ for (const runtime of Object.keys(meta.runtimes)) {
         : `≥ ${target}× ${rate.ratio >= target ? "met" : "**not met**"}`;
       out.push(
         `| ${scenario} | ${fmt(rate.a)} | ${fmt(rate.b)} | **${rate.text}** | ${verdict} | ${fmt(perCpu.a)} | ${fmt(perCpu.b)} | ${perCpu.text} | ${pct(a)} / ${pct(b)} | ${latency(a)} | ${latency(b)} | ${a.length}+${b.length} |`,
+      );
+    }
+  }
+  const floored = echo.filter((s) => runsOf(runtime, s, "floor").length > 0);
+  if (floored.length > 0) {
+    out.push(
+      "",
+      "Against the floor (`bench/servers/fanout_floor.mjs`: node:net sockets, one prebuilt frame per " +
+        "message written to every socket, no WebSocket library):",
+      "",
+      "| scenario | floor msg/s | netws/floor | peer/floor | floor msg/CPU-s | netws/floor per CPU-s | runs |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const scenario of floored) {
+      const a = runsOf(runtime, scenario, "netws"), b = runsOf(runtime, scenario, "peer");
+      const f = runsOf(runtime, scenario, "floor");
+      const netws = compare(a, f, (r) => r.msgs_per_s), peer = compare(b, f, (r) => r.msgs_per_s);
+      const perCpu = compare(a, f, (r) => r.msgs_per_s / r.srv_cpu);
+      out.push(
+        `| ${scenario} | ${fmt(netws.b)} | ${netws.text} | ${peer.text} | ${fmt(perCpu.b)} | ${perCpu.text} | ${f.length} |`,
       );
     }
   }
