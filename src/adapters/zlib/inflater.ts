@@ -63,9 +63,12 @@ export class ZlibDecompressor implements Decompressor {
       const inflate = this.#inflate ??= this.#create();
       const inflation: Inflation = { limit, total: 0, kept: [], onChunk, reject };
       this.#current = inflation;
-      // RFC 7692 §7.2.2: put back the tail the sender removed. One write, one zlib job: the
-      // compressed bytes are copied once, which costs far less than a job each.
-      inflate.write(withTail(data), () => {
+      // RFC 7692 §7.2.2: put back the tail the sender removed. A short message goes as one
+      // write, one zlib job: copying its bytes costs far less than a job per frame. A long one
+      // goes frame by frame, so that its compressed bytes are not held twice while it inflates.
+      const parts = byteLength(data) <= JOIN_LIMIT ? [withTail(data)] : [...data, TAIL];
+      for (let i = 0; i < parts.length - 1; i++) inflate.write(parts[i]!);
+      inflate.write(parts[parts.length - 1]!, () => {
         if (this.#current !== inflation) return; // failed or closed meanwhile
         // Deno calls back before it emits the error of a failed inflation.
         if (inflate.destroyed) return this.#fail(invalidData(inflate.errored));
@@ -133,11 +136,18 @@ export class ZlibDecompressor implements Decompressor {
   }
 }
 
+/** Up to this many compressed bytes, a message's frames are joined for one zlib write. */
+const JOIN_LIMIT = 64 * 1024;
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let size = 0;
+  for (const part of parts) size += part.length;
+  return size;
+}
+
 /** The payloads of a message's frames and the tail, in one buffer. */
 function withTail(parts: readonly Uint8Array[]): Uint8Array {
-  let size = TAIL.length;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(byteLength(parts) + TAIL.length);
   let at = 0;
   for (const part of parts) {
     out.set(part, at);
