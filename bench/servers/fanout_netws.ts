@@ -10,9 +10,14 @@
  * while ws and `Deno.upgradeWebSocket` buffer without a limit. The drops, if any, are printed on
  * exit (wsload reports them as missing messages).
  *
+ * With `REDIS_URL` set, the server listens with `reusePort` and publishes through a
+ * `RedisBackplane` on that URL, so that several of these processes on one port serve one topic
+ * together (`bench/fanout_cluster.sh`; Deno needs `--unstable-net` for `reusePort`).
+ *
  * ```sh
  * deno run -A bench/servers/fanout_netws.ts 9001
  * bun bench/servers/fanout_netws.ts 9001
+ * REDIS_URL=redis://127.0.0.1:6379 bun bench/servers/fanout_netws.ts 9001
  * ```
  *
  * Prints `listening <port>` once ready. Stops on SIGTERM or SIGINT.
@@ -33,9 +38,15 @@ type Topics = {
 };
 type Publisher = { publish(topic: string, data: string | Uint8Array): number };
 
+const redisUrl = process.env.REDIS_URL;
+const backplane = redisUrl === undefined
+  ? undefined
+  : new (await import("../../src/adapters/redis.ts")).RedisBackplane({ url: redisUrl });
+
 const server = serve({
   port,
   hostname: "127.0.0.1",
+  ...(backplane === undefined ? {} : { backplane, reusePort: true }),
   maxMessageSize: 1 << 20,
   maxBufferedAmount: MAX_BUFFERED,
   publishMark: MAX_BUFFERED,
@@ -68,8 +79,16 @@ await server.ready;
 console.log(`listening ${server.port}`);
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
-    const drops = (server as unknown as { metrics?: { drops?: number } }).metrics?.drops;
-    if (drops !== undefined) console.error(`drops ${drops}`);
+    const metrics = (server as unknown as { metrics?: Record<string, number> }).metrics;
+    if (metrics?.drops !== undefined) console.error(`drops ${metrics.drops}`);
+    if (backplane !== undefined && metrics !== undefined) {
+      const { connectionsOpened, backplaneIn, backplaneOut, backplaneErrors } = metrics;
+      console.error(
+        `metrics ${
+          JSON.stringify({ connectionsOpened, backplaneIn, backplaneOut, backplaneErrors })
+        }`,
+      );
+    }
     process.exit(0);
   });
 }
