@@ -180,6 +180,22 @@ export class ServerProtocol {
     return this.#deflate !== undefined;
   }
 
+  /**
+   * Holds (or releases) compressed messages and those queued behind them, so that a full message
+   * stream does not fill further with what a few compressed bytes inflate to. Without
+   * permessage-deflate there is nothing to hold: pausing the transport is enough.
+   */
+  holdMessages(held: boolean): void {
+    const inflater = this.#deflate?.inflater;
+    if (held) inflater?.hold();
+    else inflater?.release();
+  }
+
+  /** Settles once every message being compressed so far was handed on (at once without any). */
+  compressed(): Promise<void> {
+    return this.#deflate?.sender.idle() ?? Promise.resolve();
+  }
+
   /** Feeds bytes from the peer. In CLOSED they are ignored. */
   receive(chunk: Uint8Array): void {
     if (this.#reader === undefined || this.#state === "closed") return;

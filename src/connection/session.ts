@@ -111,17 +111,35 @@ export class Session<Conn>
   get streams(): MessageStreams {
     this.#streams ??= messageStreams({
       isClosed: () => this.#end !== undefined,
-      resumeReading: () => this.#gate.resume(Pause.Reader),
-      pauseReading: () => this.#gate.pause(Pause.Reader),
+      resumeReading: () => {
+        this.#gate.resume(Pause.Reader);
+        this.protocol.holdMessages(false);
+      },
+      pauseReading: () => {
+        this.#gate.pause(Pause.Reader);
+        // What is already read stays compressed until the reader catches up.
+        this.protocol.holdMessages(true);
+      },
       send: (chunk) =>
         typeof chunk === "string" ? this.sender.text(chunk) : this.sender.binary(chunk),
-      whenBufferedAtMost: (mark) =>
-        this.#end === undefined ? this.outbox.whenAtMost(mark) : Promise.resolve(),
-      bufferedAmount: () => this.outbox.bufferedAmount,
+      whenBufferedAtMost: (mark) => this.#whenBufferedAtMost(mark),
+      bufferedAmount: () => this.bufferedAmount,
       maxBufferedAmount: this.#settings.maxBufferedAmount,
       disconnect: (code) => this.disconnect(code),
     });
     return this.#streams;
+  }
+
+  /**
+   * Resolves once at most `mark` bytes wait to be sent, counting messages still being
+   * compressed, or once the connection ended.
+   */
+  async #whenBufferedAtMost(mark: number): Promise<void> {
+    while (this.#end === undefined && this.bufferedAmount > mark) {
+      // Compressed messages move to the outbox in send order, smaller than they were counted.
+      if (this.protocol.compressing > 0) await this.protocol.compressed();
+      else await this.outbox.whenAtMost(mark);
+    }
   }
 
   /** permessage-deflate as the server offers it. */
@@ -418,9 +436,9 @@ export class Session<Conn>
     this.protocol.fail(error);
   }
 
-  /** Everything queued left. */
+  /** Everything queued left; `drain` waits for messages still being compressed, if any. */
   drained(): void {
-    if (this.#end === undefined) this.listeners.emit("drain");
+    if (this.#end === undefined && this.protocol.compressing === 0) this.listeners.emit("drain");
     this.#releaseIfDone();
   }
 
