@@ -309,6 +309,46 @@ for (const { name: adapterName, listen } of adapters) {
       assert.ok(figures.drains.every((amount) => amount === 0), `${figures.drains}`);
     });
 
+    test("Connection answering a close while a message is being compressed sends both, in order", async (scope) => {
+      const body = new Random(6).bytes(2 * MiB);
+      const { url, log } = await start(scope, listen, {
+        echo: false,
+        perMessageDeflate: { threshold: 0 },
+        onConnect: (conn) => conn.on("text", (conn) => void conn.sendBinary(body)),
+      });
+      const peer = wsPeer(scope, url);
+      await within(peer.opened, 5000, "open");
+      // The close arrives while zlib still holds the answer: the echo of the close goes after it.
+      peer.send({ type: "text", data: "send it" });
+      peer.ws.close(1000);
+      assert.equal(await within(peer.closed, 5000, "close"), 1000);
+      assertMessages(peer.received, [{ type: "binary", data: body }]);
+      assert.deepEqual(log.codesOf(log.ready[0]!), [1000]);
+    });
+
+    test("Connection past maxBufferedAmount with messages being compressed sends its 1008 first", async (scope) => {
+      const random = new Random(5);
+      const results: boolean[] = [];
+      const { url, log } = await start(scope, listen, {
+        echo: false,
+        maxBufferedAmount: 256 * KiB,
+        perMessageDeflate: { threshold: 0 },
+        onConnect: (conn) =>
+          conn.on("text", (conn) => {
+            // The third finds 400 KiB still in zlib ahead of it: past the limit.
+            for (let i = 0; i < 3; i++) results.push(conn.sendBinary(random.bytes(200 * KiB)));
+          }),
+      });
+      const peer = wsPeer(scope, url);
+      await within(peer.opened, 5000, "open");
+      peer.send({ type: "text", data: "go" });
+      // What waited is dropped, compressed or not, so the close frame is what the peer gets.
+      assert.equal(await within(peer.closed, 5000, "close"), 1008);
+      assert.deepEqual(results, [true, true, false]);
+      assert.deepEqual(peer.received, []);
+      assert.deepEqual(log.codesOf(log.ready[0]!), [1008]);
+    });
+
     test("Connection writable waits for messages being compressed: a writer never overflows maxBufferedAmount", async (scope) => {
       // 48 messages of 256 KiB that hardly compress, through a 1 MiB send buffer: an awaited
       // write resolves at 512 KiB queued or less, counting what zlib still holds.

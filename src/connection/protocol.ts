@@ -120,6 +120,8 @@ export class ServerProtocol {
     | undefined;
   /** The close we sent, once we did. */
   #sent: ProtocolEnd | undefined;
+  /** The socket is gone. */
+  #aborted = false;
 
   /** A protocol in CONNECTING that reports to `handler`. */
   constructor(handler: ProtocolHandler) {
@@ -189,6 +191,14 @@ export class ServerProtocol {
     const inflater = this.#deflate?.inflater;
     if (held) inflater?.hold();
     else inflater?.release();
+  }
+
+  /**
+   * Drops the messages waiting to be compressed or behind one, as the send queue is dropped when
+   * the peer is too far behind, so that a close frame sent next goes out first.
+   */
+  dropQueued(): void {
+    this.#deflate?.sender.clear();
   }
 
   /** Settles once every message being compressed so far was handed on (at once without any). */
@@ -285,6 +295,7 @@ export class ServerProtocol {
   /** Goes to CLOSED without a frame, because the socket is gone; returns what to report. */
   abort(): ProtocolEnd {
     this.#state = "closed";
+    this.#aborted = true;
     this.#releaseDeflate(true);
     return this.#sent ?? { code: CloseCode.Abnormal, reason: "" };
   }
@@ -337,8 +348,17 @@ export class ServerProtocol {
 
   #end(code: number, reason: string, error?: unknown): void {
     this.#state = "closed";
+    const sender = this.#deflate?.sender;
     this.#releaseDeflate(false);
-    this.#handler.ended(code, reason, error);
+    if (sender === undefined || !sender.busy) {
+      this.#handler.ended(code, reason, error);
+      return;
+    }
+    // The close frame waits behind messages still being compressed: the end is told once it was
+    // handed on, so that the driver does not end the socket before it (RFC 6455 §5.5.1).
+    void sender.idle().then(() => {
+      if (!this.#aborted) this.#handler.ended(code, reason, error);
+    });
   }
 
   /** Frees zlib: at once when the socket is gone, else once the close frame was handed on. */

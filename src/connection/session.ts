@@ -432,6 +432,7 @@ export class Session<Conn>
    */
   overflow(error: WebSocketError): void {
     this.outbox.clear();
+    this.protocol.dropQueued();
     this.#startCloseDeadline(Math.min(OVERFLOW_GRACE, this.#settings.closeTimeout));
     this.protocol.fail(error);
   }
