@@ -301,7 +301,7 @@ export class Session<Conn>
   answered(answer: OpeningAnswer): void {
     // The connection may have been dropped while the answer was made.
     if (this.#end !== undefined) return;
-    this.outbox.push([answer.response]);
+    this.outbox.pushResponse(answer.response);
     if (answer.accepted === undefined) this.#finishAfterFlush(CloseCode.Abnormal, answer.reason);
     else this.#open(answer.deflate);
   }
