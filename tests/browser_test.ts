@@ -1,7 +1,9 @@
 // The chat demo (examples/chat.ts) in a real browser: Debian's Chromium, driven by playwright-core
 // (which never downloads a browser of its own here), against the demo run as a program by each
-// runtime. Two pages chat; the oversized button ends its page's connection with 1009; a shutdown
-// shows 1001 and the page retries with back-off until the demo is back; no console errors.
+// runtime. Two pages chat with permessage-deflate negotiated (each 101's Sec-WebSocket-Extensions
+// read through Chromium's DevTools protocol); the oversized button ends its page's connection with
+// 1009; a shutdown shows 1001 and the page retries with back-off until the demo is back; no
+// console errors.
 //
 // Under Node's test run the demo is served by Deno, Bun and Node (the npm build) in turn; under
 // Deno and Bun, by the runtime running the test. Without Chromium the test fails when CI is set,
@@ -20,7 +22,9 @@ import {
   Demo,
   demoCommand,
   FLAGS,
+  type Handshake,
   openPage,
+  openWatchedPage,
   type Problems,
   ROOT,
   runner,
@@ -31,6 +35,20 @@ import { within } from "./helpers/server.ts";
 
 /** Time limit of one runtime's run of the whole scenario. */
 const SCENARIO_MS = 60_000;
+
+/** Chromium's offer, and the demo's answer: its permessage-deflate with the default windows. */
+const OFFER = "permessage-deflate; client_max_window_bits";
+const ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12";
+
+/** Asserts that the page's handshakes so far were `count` accepted ones, each compressed. */
+function assertCompressed(handshakes: Handshake[], count: number, who: string): void {
+  assert.deepEqual(
+    handshakes.map(({ status, offered, extensions }) => ({ status, offered, extensions })),
+    Array.from({ length: count }, () => ({ status: 101, offered: OFFER, extensions: ANSWER })),
+    `${who}'s handshakes`,
+  );
+  for (const { url } of handshakes) assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/ws\?room=lobby$/);
+}
 
 /** The whole scenario against the demo served by `runtime`. */
 async function scenario(runtime: string): Promise<void> {
@@ -50,13 +68,16 @@ async function scenario(runtime: string): Promise<void> {
     const port = await within(first.port, 20_000, `start the demo on ${runtime}`);
     const url = `http://127.0.0.1:${port}/`;
     const problems: Problems = [];
-    const alice = await openPage(context, url, problems);
+    const { page: alice, handshakes: aliceShakes } = await openWatchedPage(context, url, problems);
     await shows(alice, "#status", /^Connected as guest-1$/);
-    const bob = await openPage(context, url, problems);
+    const { page: bob, handshakes: bobShakes } = await openWatchedPage(context, url, problems);
     await shows(bob, "#status", /^Connected as guest-2$/);
     await shows(alice, "#log li", /^guest-2 joined\.$/);
+    // Both sockets negotiated permessage-deflate: the 101 answered Chromium's offer.
+    assertCompressed(aliceShakes, 1, "alice");
+    assertCompressed(bobShakes, 1, "bob");
 
-    // Two pages chat, both ways; the text goes in as text, not as HTML.
+    // Two pages chat, both ways, compressed; the text goes in as text, not as HTML.
     await alice.fill("#message", "hello <b>bob</b>");
     await alice.click("#send");
     await shows(bob, "#log li.message", /^guest-1: hello <b>bob<\/b>$/);
@@ -64,6 +85,14 @@ async function scenario(runtime: string): Promise<void> {
     await bob.press("#message", "Enter");
     await shows(alice, "#log li.message", /^guest-2: hi alice$/);
     assert.equal(await bob.locator("#log b").count(), 0);
+    // A long message, near maxMessageSize once inflated, both ways.
+    const long = "compress me, netws! ".repeat(200).trim();
+    await alice.fill("#message", long);
+    await alice.press("#message", "Enter");
+    await shows(bob, "#log li.message", new RegExp(`^guest-1: ${long}$`));
+    await bob.fill("#message", `${long} (back)`);
+    await bob.press("#message", "Enter");
+    await shows(alice, "#log li.message", new RegExp(`^guest-2: ${long} \\(back\\)$`));
 
     // The oversized button: the server closes with 1009, the page says so and does not retry.
     await alice.click("#oversized");
@@ -85,6 +114,11 @@ async function scenario(runtime: string): Promise<void> {
     await within(second.port, 20_000, `restart the demo on ${runtime}`);
     await shows(bob, "#status", /^Connected as guest-1$/);
     await shows(alice, "#status", /^closed: 1009 /);
+    // The reconnected socket negotiated it again; refused attempts have no answer.
+    assertCompressed(bobShakes, 2, "bob");
+    await bob.fill("#message", "back again");
+    await bob.press("#message", "Enter");
+    await shows(bob, "#log li.message", /^guest-1: back again$/);
     await second.stop();
 
     // While the server was down, Chromium logged each refused attempt; nothing else is allowed.
@@ -187,7 +221,7 @@ describe("chat demo in Chromium", () => {
       continue;
     }
     it(
-      `chat demo served by ${runtime}: two pages chat, 1009, 1001, retry, no console errors`,
+      `chat demo served by ${runtime}: two pages chat compressed, 1009, 1001, retry, no console errors`,
       { skip: unavailable && `skipped: ${unavailable}`, timeout: SCENARIO_MS + 15_000 },
       () => within(scenario(runtime), SCENARIO_MS, `run the browser scenario on ${runtime}`),
     );

@@ -1,10 +1,12 @@
 // The chat example (examples/chat.ts): its page, its broadcast, its 1009 path, and that it runs as
 // a program. Clients are the built-in WebSocket on Deno and Bun and `ws` on Node 20, which has
-// none. One test loads the page in headless Chromium, and is skipped where there is none (CI).
+// none. One test loads the page in headless Chromium (Debian's, driven by playwright-core), and
+// is skipped where there is none.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import { CHAT_LIMITS, type ChatOptions, startChat } from "../examples/chat.ts";
 import { MemoryBackplane } from "../src/pubsub/memory_backplane.ts";
 import type { Server } from "../mod.ts";
+import type { BrowserContext } from "playwright-core";
+import { CHROMIUM, FLAGS, openPage, type Problems, shows } from "./helpers/browser.ts";
 import { within } from "./helpers/redis_server.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
@@ -111,14 +115,19 @@ class ChatClient {
 }
 
 /** Sends a raw request head and resolves with the status line of the answer. */
-function statusLine(port: number, head: string): Promise<string> {
+async function statusLine(port: number, head: string): Promise<string> {
+  return (await responseHead(port, head)).split("\r\n")[0]!;
+}
+
+/** Sends a raw request head and resolves with the head of the answer. */
+function responseHead(port: number, head: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port }, () => socket.write(head));
     let received = "";
     socket.setEncoding("latin1");
     socket.on("data", (chunk: string) => {
       received += chunk;
-      const end = received.indexOf("\r\n");
+      const end = received.indexOf("\r\n\r\n");
       if (end === -1) return;
       socket.destroy();
       resolve(received.slice(0, end));
@@ -134,18 +143,7 @@ function upgradeHead(path: string, extra = ""): string {
     `Sec-WebSocket-Version: 13\r\n${extra}\r\n`;
 }
 
-/** The first of these browsers found on PATH, or `undefined`. */
-async function findChromium(): Promise<string | undefined> {
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    const found = await new Promise<boolean>((resolve) => {
-      execFile(name, ["--version"], { timeout: 10_000 }, (error) => resolve(error === null));
-    });
-    if (found) return name;
-  }
-  return undefined;
-}
-
-const chromium = await findChromium();
+const chromiumMissing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing`;
 
 describe("chat example", () => {
   withChat("startChat serves the page on / with its limits", async (server) => {
@@ -188,9 +186,10 @@ describe("chat example", () => {
     assert.match(html, /<dt>maxFrameSize<\/dt><dd>1000 bytes<\/dd>/);
     assert.match(html, /<dt>maxFragments<\/dt><dd>no limit<\/dd>/);
     assert.match(html, /<dt>maxSendSize<\/dt><dd>1 MiB<\/dd>/);
-    // A browser sends one frame per message, so the smaller limit is the one it meets.
-    assert.match(html, /data-limit="1000"/);
-    assert.match(html, /Send oversized message \(1001 bytes\)/);
+    // A browser compresses its messages (the demo offers permessage-deflate): the frame of the
+    // oversized message is far under maxFrameSize, and maxMessageSize is the limit it meets.
+    assert.match(html, /data-limit="1024"/);
+    assert.match(html, /Send oversized message \(1025 bytes\)/);
   }, {
     chat: {
       maxMessageSize: 1024,
@@ -206,6 +205,18 @@ describe("chat example", () => {
     assert.equal(response.status, 404);
     assert.match(await statusLine(server.port, upgradeHead("/nope")), /^HTTP\/1\.1 404 /);
     assert.match(await statusLine(server.port, upgradeHead("/ws")), /^HTTP\/1\.1 101 /);
+  });
+
+  withChat("startChat answers a browser's permessage-deflate offer", async (server) => {
+    // Chromium's offer, byte for byte; the answer takes the server's default windows.
+    const offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    const head = await responseHead(server.port, upgradeHead("/ws", offer));
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    assert.match(
+      head,
+      /\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; client_max_window_bits=12(\r\n|$)/i,
+    );
+    assert.doesNotMatch(await responseHead(server.port, upgradeHead("/ws")), /extensions/i);
   });
 
   withChat("startChat refuses a handshake from a page of another origin", async (server) => {
@@ -414,33 +425,25 @@ describe("chat example", () => {
   });
 
   withChat("startChat page connects in headless Chromium", async (server) => {
+    const { chromium } = await import("playwright-core");
     const profile = await mkdtemp(join(tmpdir(), "netws-chat-"));
+    let context: BrowserContext | undefined;
     try {
-      const dom = await new Promise<string>((resolve, reject) => {
-        execFile(
-          chromium!,
-          [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            `--user-data-dir=${profile}`,
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-            `http://127.0.0.1:${server.port}/`,
-          ],
-          { timeout: 15_000 },
-          (error, stdout) => error ? reject(error) : resolve(stdout),
-        );
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: FLAGS,
+        timeout: 15_000,
       });
+      const problems: Problems = [];
+      const page = await openPage(context, `http://127.0.0.1:${server.port}/`, problems);
       // The script ran under the page's Content-Security-Policy, and the socket opened.
-      assert.match(dom, /Connected as guest-1/);
-      assert.match(dom, /You joined lobby as guest-1\./);
+      await shows(page, "#status", /^Connected as guest-1$/);
+      await shows(page, "#log li", /^You joined lobby as guest-1\.$/);
+      assert.deepEqual(problems, []);
     } finally {
+      await context?.close().catch(() => {});
       await rm(profile, { recursive: true, force: true });
     }
-  }, { skip: chromium === undefined && "no chromium on PATH", timeout: 20_000 });
+  }, { skip: chromiumMissing ?? false, timeout: 30_000 });
 });

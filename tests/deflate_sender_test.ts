@@ -81,6 +81,26 @@ function setup(options: Partial<DeflateSenderOptions> & { noContextTakeover?: bo
 }
 
 describe("DeflateSender", () => {
+  it("DeflateSender clear drops what waits and writes the next frames at once", async () => {
+    const { sender, messages, compressor, decompressor } = setup();
+    sender.send(BINARY, new Random(2).bytes(64 * 1024));
+    sender.sendFrames(encodeFrame(TEXT, encoder.encode("behind")));
+    assert.equal(sender.busy, true);
+    assert.equal(sender.pendingBytes, 64 * 1024);
+    sender.clear();
+    assert.equal(sender.busy, false);
+    assert.equal(sender.pendingBytes, 0);
+    await sender.idle(); // settled by the clear
+    const close = encodeFrame(0x8, new Uint8Array([0x03, 0xf0]));
+    sender.sendFrames(close);
+    assert.deepEqual(messages, [concat(close)], "written at once, alone");
+    // The message that was inside zlib comes out, and is dropped.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(messages.length, 1);
+    compressor.close();
+    decompressor.close();
+  });
+
   it("DeflateSender frames a compressed message with RSV1 (RFC 7692 §7.2.3.1)", async () => {
     const { sender, messages, compressor, decompressor } = setup();
     sender.send(TEXT, encoder.encode("Hello"));

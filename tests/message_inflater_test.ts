@@ -47,6 +47,46 @@ function setup(maxMessageSize = 1 << 20) {
 }
 
 describe("MessageInflater", () => {
+  it("MessageInflater hold stops after the message inflating, release goes on in order", async () => {
+    const { inflater, delivered, events, compressed, close } = setup();
+    const messages = [];
+    for (let i = 0; i < 4; i++) messages.push(await compressed("text", encoder.encode(`m${i}`)));
+    // As one read chunk would bring them; whoever takes them is full after the first.
+    for (const message of messages) inflater.push(message);
+    inflater.push({ type: "ping", data: new Uint8Array(0) });
+    inflater.hold();
+    // Give zlib every chance to go on: nothing is inflated while held.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.deepEqual(delivered, [{ type: "text", data: "m0" }]);
+    assert.equal(inflater.busy, true);
+    inflater.release();
+    await inflater.idle();
+    assert.deepEqual(delivered.map((message) => message.type === "text" && message.data), [
+      "m0",
+      "m1",
+      "m2",
+      "m3",
+      false,
+    ]);
+    assert.deepEqual(events.at(-1), "resume");
+    close();
+  });
+
+  it("MessageInflater close while held ends the wait and delivers nothing more", async () => {
+    const { inflater, delivered, events, compressed, close } = setup();
+    const one = await compressed("text", encoder.encode("one"));
+    const two = await compressed("text", encoder.encode("two"));
+    inflater.push(one);
+    inflater.push(two);
+    inflater.hold();
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setTimeout(resolve, 1));
+    inflater.close();
+    await inflater.idle();
+    assert.deepEqual(delivered, [{ type: "text", data: "one" }]);
+    assert.equal(events.includes("resume"), false);
+    close();
+  });
+
   it("MessageInflater delivers compressed and plain messages in arrival order, pausing meanwhile", async () => {
     const { inflater, delivered, events, compressed, close } = setup();
     const ping: Message = { type: "ping", data: new Uint8Array([1]) };

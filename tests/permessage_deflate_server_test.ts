@@ -14,6 +14,7 @@ import type { ServeOptions } from "../src/server/server.ts";
 import { constants, deflateRawSync } from "node:zlib";
 import { Opcode } from "../src/protocol/constants.ts";
 import { clientFrame, closeOf, RawClient, upgradeRequest } from "./helpers/raw_client.ts";
+import { deflatedZeros } from "./helpers/deflate_bombs.ts";
 import { Random } from "./helpers/random.ts";
 import { within } from "./helpers/server.ts";
 
@@ -237,6 +238,92 @@ describe("serve with perMessageDeflate", () => {
       await stop();
     }
   });
+
+  const MiB = 1024 * 1024;
+  /** The output chunk of every runtime's inflater, by which a stop may pass the limit. */
+  const CHUNK = 16 * 1024;
+
+  /** A server that answers each binary message with its length; returns its port and stop. */
+  async function lengthServer(options: ServeOptions) {
+    const server = serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      silenceMax: 0,
+      perMessageDeflate: true,
+      ...options,
+      onConnect(conn) {
+        conn.on("binary", (conn, data) => conn.sendText(String(data.length)));
+      },
+    });
+    await server.ready;
+    return { port: server.port, server, stop: () => server.shutdown() };
+  }
+
+  /** Sends `bomb` as one compressed binary message; resolves with the answer frame. */
+  async function sendCompressed(port: number, bomb: Uint8Array) {
+    const { client } = await rawDeflateClient(port);
+    try {
+      await client.write(clientFrame(Opcode.Binary, bomb, { rsv1: true }));
+      return await client.nextDataOrClose(30_000);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  /** Asserts a 1009 whose reason counts inflated bytes just past `limit` (one chunk at most). */
+  function assertTooBig(frame: ReturnType<typeof closeOf>, limit: number): void {
+    assert.equal(frame.code, 1009);
+    const match = /^Cannot accept message: (\d+) bytes exceed the limit of (\d+)$/.exec(
+      frame.reason,
+    );
+    assert.ok(match, `reason "${frame.reason}"`);
+    const [size, said] = [Number(match[1]), Number(match[2])];
+    assert.equal(said, limit);
+    assert.ok(size > limit && size <= limit + CHUNK, `stopped at ${size} for ${limit}`);
+  }
+
+  it("serve closes 1 GiB of zeros compressed to ~1 MiB with 1009 just past maxMessageSize", {
+    timeout: 120_000,
+  }, async () => {
+    const bomb = await deflatedZeros(1024 * MiB);
+    assert.ok(bomb.length < 1.1 * MiB, `the bomb is ${bomb.length} bytes`);
+    const { port, server, stop } = await lengthServer({});
+    try {
+      assertTooBig(closeOf(await sendCompressed(port, bomb)), 16 * MiB);
+      assert.equal(server.metrics.messagesIn, 0, "nothing was delivered");
+      assert.deepEqual(server.metrics.closeCodes, { "1009": 1 });
+    } finally {
+      await stop();
+    }
+  });
+
+  it(
+    "serve takes a 16 MiB message at 1000:1 at maxMessageSize, and closes it with 1009 one byte under",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const size = 16 * MiB;
+      const bomb = await deflatedZeros(size);
+      assert.ok(size / bomb.length >= 1000, `ratio ${(size / bomb.length).toFixed(0)}:1`);
+      const at = await lengthServer({ maxMessageSize: size });
+      try {
+        const answer = await sendCompressed(at.port, bomb);
+        assert.equal(answer.opcode, Opcode.Text);
+        assert.equal(new TextDecoder().decode(answer.payload), String(size));
+      } finally {
+        await at.stop();
+      }
+      // The same message is one inflated byte over a limit of size - 1.
+      const under = await lengthServer({ maxMessageSize: size - 1 });
+      try {
+        assertTooBig(closeOf(await sendCompressed(under.port, bomb)), size - 1);
+        assert.equal(under.server.metrics.messagesIn, 0);
+      } finally {
+        await under.stop();
+      }
+    },
+  );
 
   it("serve answers data that does not inflate with 1007, RSV1 elsewhere with 1002", async () => {
     const { port, stop } = await echoServer({ perMessageDeflate: true });

@@ -459,6 +459,27 @@ for (const { name: adapterName, listen } of adapters) {
       assert.equal(otherConn.state, "open");
     });
 
+    test("Connection past maxBufferedAmount from its ready listener keeps the 101 ahead of its 1008", async (scope) => {
+      const results: boolean[] = [];
+      const { port, log } = await start(scope, listen, {
+        echo: false,
+        maxBufferedAmount: 64 * KiB,
+        onConnect: (conn) =>
+          conn.on("ready", (conn) => {
+            // Before the 101 was written: the queue is dropped, the answer to the handshake not.
+            for (let i = 0; i < 3; i++) results.push(conn.sendBinary(pattern(40 * KiB)));
+          }),
+      });
+      const client = await RawClient.connect(port);
+      scope.defer(() => client.destroy());
+      await client.write(upgradeRequest("/"));
+      assert.equal((await client.response()).status, 101);
+      assertClose(await client.nextFrame(), 1008);
+      await client.waitClosed();
+      assert.deepEqual(results, [true, true, false]);
+      assert.deepEqual(log.codesOf(log.ready[0]!), [1008]);
+    });
+
     test("Connection closes with 1008 on one burst of sends past maxBufferedAmount, dropping the queue", async (scope) => {
       const results: boolean[] = [];
       const { port, log } = await start(scope, listen, {

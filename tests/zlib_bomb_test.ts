@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { constants, createDeflateRaw } from "node:zlib";
 import { zlibCompression } from "../src/adapters/zlib/mod.ts";
 import { MessageTooBigError } from "../src/protocol/errors.ts";
 import { concat } from "./helpers/bytes.ts";
+import { deflatedZeros } from "./helpers/deflate_bombs.ts";
 import { assertError } from "./helpers/errors.ts";
 import { runtime } from "./helpers/memory.ts";
 
@@ -22,22 +22,6 @@ const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 /** The output chunk of every runtime's inflater (measured: 16 KiB on all three). */
 const CHUNK = 16 * KiB;
-
-/** `size` zero bytes deflated as one message, without the sync-flush tail. */
-async function deflatedZeros(size: number): Promise<Uint8Array> {
-  const deflate = createDeflateRaw({ level: 9 });
-  const out: Uint8Array[] = [];
-  deflate.on("data", (chunk: Uint8Array) => out.push(chunk));
-  const zeros = new Uint8Array(Math.min(size, 4 * MiB));
-  for (let written = 0; written < size; written += zeros.length) {
-    const part = zeros.subarray(0, Math.min(zeros.length, size - written));
-    if (!deflate.write(part)) await new Promise((resolve) => deflate.once("drain", resolve));
-  }
-  await new Promise<void>((resolve) => deflate.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-  deflate.close();
-  const all = concat(out);
-  return all.subarray(0, all.length - 4);
-}
 
 interface ChildResult {
   grown: number;

@@ -119,10 +119,12 @@ export class Connection {
 
   /**
    * Bytes queued for sending that the runtime has not yet handed to the operating system. Small
-   * frames are packed, so the figure is what the queue holds (see the README's limits).
+   * frames are packed, so the figure is what the queue holds (see the README's limits). With
+   * permessage-deflate, messages still being compressed count too, at their uncompressed size:
+   * `maxBufferedAmount` is checked against this figure.
    */
   get bufferedAmount(): number {
-    return this.#session.outbox.bufferedAmount;
+    return this.#session.bufferedAmount;
   }
 
   /**
@@ -137,7 +139,9 @@ export class Connection {
    * The incoming text and binary messages as a stream, created on first use: read it from
    * `onConnect` or `ready` to miss none. Events keep firing as well. While the stream holds
    * about 1 MiB of unread messages, the connection stops reading from its socket, so a slow
-   * reader slows the peer down through TCP. The stream closes when the connection ends.
+   * reader slows the peer down through TCP; with permessage-deflate the messages come inflated,
+   * and compressed ones already read wait compressed while the stream is full. The stream closes
+   * when the connection ends.
    */
   get readable(): ReadableStream<DataMessage> {
     return this.#session.streams.readable();

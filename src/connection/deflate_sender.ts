@@ -80,6 +80,22 @@ export class DeflateSender {
     return this.#pendingBytes;
   }
 
+  /** Whether frames wait for a message still being compressed. */
+  get busy(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /**
+   * Drops what waits, as a connection past its send limit drops its queue, and goes on: frames
+   * sent after this are written at once. Messages still inside the compressor are dropped when
+   * they come out.
+   */
+  clear(): void {
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    this.#markIdle();
+  }
+
   /** Sends one data message (`Opcode.Text` or `Opcode.Binary`). */
   send(opcode: number, payload: Uint8Array): void {
     if (this.#failed) return;

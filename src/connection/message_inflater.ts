@@ -62,6 +62,8 @@ export class MessageInflater {
   readonly #queue: Array<Message | CompressedMessage> = [];
   #running = false;
   #failed = false;
+  #held = false;
+  #wake: (() => void) | undefined;
   #idle: Promise<void> = Promise.resolve();
   #markIdle: () => void = () => {};
 
@@ -91,10 +93,27 @@ export class MessageInflater {
     return this.#idle;
   }
 
+  /**
+   * Whoever takes the messages is full (a stream's reader is behind): no message is inflated or
+   * delivered from the queue until {@linkcode release}. One already inflating still arrives, so
+   * what is held past that point is at most one message; messages that need no inflating and
+   * find nothing queued ahead of them are still delivered, since they are the peer's own bytes.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Inflating and delivering may go on. */
+  release(): void {
+    this.#held = false;
+    this.#wake?.();
+  }
+
   /** Drops what waits; nothing more is delivered. The decompressor is the caller's to close. */
   close(): void {
     this.#failed = true;
     this.#queue.length = 0;
+    this.#wake?.();
   }
 
   #start(): void {
@@ -106,6 +125,11 @@ export class MessageInflater {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && !this.#failed) {
+      if (this.#held) {
+        await new Promise<void>((resolve) => this.#wake = resolve);
+        this.#wake = undefined;
+        continue;
+      }
       const message = this.#queue.shift()!;
       if (!isCompressed(message)) {
         this.#options.deliver(message);

@@ -99,6 +99,8 @@ export class Outbox {
   /** The transport's `write` returned false: frames wait here until `onDrain`. */
   #blocked = false;
   #ended = false;
+  /** The length of the answer to the opening handshake while it waits in the queue. */
+  #response: number | undefined;
   #waiters: { mark: number; resolve: () => void }[] = [];
 
   // The block small frames are packed into, and the segment of it that the queue's last entry
@@ -168,10 +170,25 @@ export class Outbox {
     if (!this.#full) this.#checkPressure();
   }
 
-  /** Drops every frame not yet handed to the transport. */
+  /**
+   * Queues the answer to the opening handshake, ahead of every frame: {@linkcode clear} keeps it
+   * while it is not yet written, since the frames after it (a close frame among them) mean nothing
+   * to a peer that never got it.
+   */
+  pushResponse(response: Uint8Array): void {
+    if (this.#ended) return;
+    // Queued first, so the queue's first entry starts with it, packed or not.
+    this.#response = response.length;
+    this.push([response]);
+  }
+
+  /** Drops every frame not yet handed to the transport (but an answer to the handshake). */
   clear(): void {
-    this.#queue = [];
-    this.#queued = 0;
+    const response = this.#response;
+    this.#closeSegment();
+    const head = response === undefined ? undefined : this.#queue[0]?.subarray(0, response);
+    this.#queue = head === undefined ? [] : [head];
+    this.#queued = head?.length ?? 0;
     this.#pong = -1;
     this.#segment = -1;
     this.#blockStart = this.#blockEnd;
@@ -246,6 +263,7 @@ export class Outbox {
     this.#closeSegment();
     const vector = this.#queue;
     if (vector.length === 0) return;
+    this.#response = undefined;
     this.#queue = [];
     this.#queued = 0;
     this.#pong = -1;

@@ -120,6 +120,8 @@ export class ServerProtocol {
     | undefined;
   /** The close we sent, once we did. */
   #sent: ProtocolEnd | undefined;
+  /** The socket is gone. */
+  #aborted = false;
 
   /** A protocol in CONNECTING that reports to `handler`. */
   constructor(handler: ProtocolHandler) {
@@ -178,6 +180,30 @@ export class ServerProtocol {
   /** Whether permessage-deflate is on: data frames then go through its queue. */
   get deflating(): boolean {
     return this.#deflate !== undefined;
+  }
+
+  /**
+   * Holds (or releases) compressed messages and those queued behind them, so that a full message
+   * stream does not fill further with what a few compressed bytes inflate to. Without
+   * permessage-deflate there is nothing to hold: pausing the transport is enough.
+   */
+  holdMessages(held: boolean): void {
+    const inflater = this.#deflate?.inflater;
+    if (held) inflater?.hold();
+    else inflater?.release();
+  }
+
+  /**
+   * Drops the messages waiting to be compressed or behind one, as the send queue is dropped when
+   * the peer is too far behind, so that a close frame sent next goes out first.
+   */
+  dropQueued(): void {
+    this.#deflate?.sender.clear();
+  }
+
+  /** Settles once every message being compressed so far was handed on (at once without any). */
+  compressed(): Promise<void> {
+    return this.#deflate?.sender.idle() ?? Promise.resolve();
   }
 
   /** Feeds bytes from the peer. In CLOSED they are ignored. */
@@ -269,6 +295,7 @@ export class ServerProtocol {
   /** Goes to CLOSED without a frame, because the socket is gone; returns what to report. */
   abort(): ProtocolEnd {
     this.#state = "closed";
+    this.#aborted = true;
     this.#releaseDeflate(true);
     return this.#sent ?? { code: CloseCode.Abnormal, reason: "" };
   }
@@ -321,8 +348,17 @@ export class ServerProtocol {
 
   #end(code: number, reason: string, error?: unknown): void {
     this.#state = "closed";
+    const sender = this.#deflate?.sender;
     this.#releaseDeflate(false);
-    this.#handler.ended(code, reason, error);
+    if (sender === undefined || !sender.busy) {
+      this.#handler.ended(code, reason, error);
+      return;
+    }
+    // The close frame waits behind messages still being compressed: the end is told once it was
+    // handed on, so that the driver does not end the socket before it (RFC 6455 §5.5.1).
+    void sender.idle().then(() => {
+      if (!this.#aborted) this.#handler.ended(code, reason, error);
+    });
   }
 
   /** Frees zlib: at once when the socket is gone, else once the close frame was handed on. */

@@ -111,17 +111,35 @@ export class Session<Conn>
   get streams(): MessageStreams {
     this.#streams ??= messageStreams({
       isClosed: () => this.#end !== undefined,
-      resumeReading: () => this.#gate.resume(Pause.Reader),
-      pauseReading: () => this.#gate.pause(Pause.Reader),
+      resumeReading: () => {
+        this.#gate.resume(Pause.Reader);
+        this.protocol.holdMessages(false);
+      },
+      pauseReading: () => {
+        this.#gate.pause(Pause.Reader);
+        // What is already read stays compressed until the reader catches up.
+        this.protocol.holdMessages(true);
+      },
       send: (chunk) =>
         typeof chunk === "string" ? this.sender.text(chunk) : this.sender.binary(chunk),
-      whenBufferedAtMost: (mark) =>
-        this.#end === undefined ? this.outbox.whenAtMost(mark) : Promise.resolve(),
-      bufferedAmount: () => this.outbox.bufferedAmount,
+      whenBufferedAtMost: (mark) => this.#whenBufferedAtMost(mark),
+      bufferedAmount: () => this.bufferedAmount,
       maxBufferedAmount: this.#settings.maxBufferedAmount,
       disconnect: (code) => this.disconnect(code),
     });
     return this.#streams;
+  }
+
+  /**
+   * Resolves once at most `mark` bytes wait to be sent, counting messages still being
+   * compressed, or once the connection ended.
+   */
+  async #whenBufferedAtMost(mark: number): Promise<void> {
+    while (this.#end === undefined && this.bufferedAmount > mark) {
+      // Compressed messages move to the outbox in send order, smaller than they were counted.
+      if (this.protocol.compressing > 0) await this.protocol.compressed();
+      else await this.outbox.whenAtMost(mark);
+    }
   }
 
   /** permessage-deflate as the server offers it. */
@@ -283,7 +301,7 @@ export class Session<Conn>
   answered(answer: OpeningAnswer): void {
     // The connection may have been dropped while the answer was made.
     if (this.#end !== undefined) return;
-    this.outbox.push([answer.response]);
+    this.outbox.pushResponse(answer.response);
     if (answer.accepted === undefined) this.#finishAfterFlush(CloseCode.Abnormal, answer.reason);
     else this.#open(answer.deflate);
   }
@@ -414,13 +432,14 @@ export class Session<Conn>
    */
   overflow(error: WebSocketError): void {
     this.outbox.clear();
+    this.protocol.dropQueued();
     this.#startCloseDeadline(Math.min(OVERFLOW_GRACE, this.#settings.closeTimeout));
     this.protocol.fail(error);
   }
 
-  /** Everything queued left. */
+  /** Everything queued left; `drain` waits for messages still being compressed, if any. */
   drained(): void {
-    if (this.#end === undefined) this.listeners.emit("drain");
+    if (this.#end === undefined && this.protocol.compressing === 0) this.listeners.emit("drain");
     this.#releaseIfDone();
   }
 

@@ -132,12 +132,17 @@ export async function openPage(
   problems: Problems,
 ): Promise<Page> {
   const page = await context.newPage();
+  collectProblems(page, problems);
+  await page.goto(url, { timeout: WAIT_MS });
+  return page;
+}
+
+/** Adds the console errors and uncaught exceptions of `page` to `problems`. */
+function collectProblems(page: Page, problems: Problems): void {
   page.on("console", (message) => {
     if (message.type() === "error") problems.push(`console: ${message.text()}`);
   });
   page.on("pageerror", (error: Error) => problems.push(`uncaught: ${error.message}`));
-  await page.goto(url, { timeout: WAIT_MS });
-  return page;
 }
 
 /** Waits until `selector` holds an element whose text matches `text`. */
@@ -148,4 +153,62 @@ export async function shows(page: Page, selector: string, text: RegExp): Promise
     const seen = await page.locator(selector).allTextContents();
     assert.fail(`Cannot see ${text} in ${selector}; it shows ${JSON.stringify(seen)}`);
   }
+}
+
+/** One WebSocket opening handshake of a page, as Chromium's DevTools protocol reports it. */
+export interface Handshake {
+  /** The URL of the socket. */
+  url: string;
+  /** What the page offered in `Sec-WebSocket-Extensions`, or `undefined`. */
+  offered?: string | undefined;
+  /** The status of the answer; 101 for an accepted handshake. */
+  status: number;
+  /** The answer's `Sec-WebSocket-Extensions`, or `undefined`. */
+  extensions: string | undefined;
+}
+
+/** A header of a DevTools `Headers` object, whatever its case; several values joined by ", ". */
+function header(headers: Record<string, unknown>, name: string): string | undefined {
+  const values = Object.entries(headers)
+    .filter(([key]) => key.toLowerCase() === name)
+    .map(([, value]) => String(value));
+  return values.length === 0 ? undefined : values.join(", ");
+}
+
+/**
+ * Opens a page of `context` on `url`, as {@linkcode openPage}, with the page's WebSocket
+ * handshakes recorded from before the page loads (Network.enable on a CDP session of the page):
+ * the array fills in as the page opens sockets.
+ */
+export async function openWatchedPage(
+  context: BrowserContext,
+  url: string,
+  problems: Problems,
+): Promise<{ page: Page; handshakes: Handshake[] }> {
+  const page = await context.newPage();
+  const handshakes: Handshake[] = [];
+  const offers = new Map<string, { url: string; offered: string | undefined }>();
+  const cdp = await context.newCDPSession(page);
+  cdp.on("Network.webSocketCreated", ({ requestId, url }) => {
+    offers.set(requestId, { url, offered: undefined });
+  });
+  cdp.on("Network.webSocketWillSendHandshakeRequest", ({ requestId, request }) => {
+    const known = offers.get(requestId);
+    const offered = header(request.headers, "sec-websocket-extensions");
+    offers.set(requestId, { url: known?.url ?? "", offered });
+  });
+  cdp.on("Network.webSocketHandshakeResponseReceived", ({ requestId, response }) => {
+    const known = offers.get(requestId);
+    handshakes.push({
+      url: known?.url ?? "",
+      // Chromium may report the request's headers only with the response.
+      offered: known?.offered ?? header(response.requestHeaders ?? {}, "sec-websocket-extensions"),
+      status: response.status,
+      extensions: header(response.headers, "sec-websocket-extensions"),
+    });
+  });
+  await cdp.send("Network.enable");
+  collectProblems(page, problems);
+  await page.goto(url, { timeout: WAIT_MS });
+  return { page, handshakes };
 }
