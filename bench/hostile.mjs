@@ -11,6 +11,11 @@
 //               while the flood lasts), the close code seen when the client finally reads, and
 //               how long until the server ended the socket.
 //   flood-1MiB  the same with maxBufferedAmount = 1 MiB (netws only: the peers have no such knob).
+//   flood-1MiB-reads   the same traffic from a peer that reads: the runtime's own heap growth at
+//               that allocation rate, with no hostile connection.
+//   flood-1MiB-gc      flood-1MiB with a full collection every 100 ms in the server: what is live.
+//   flood-1MiB-x5, flood-1MiB-x20   5 and 20 flooding connections at once: total growth and
+//               growth per connection, to tell a one-time cost from a per-connection one.
 //   pings       10 connections flood 125-byte pings and never read the pongs: RSS growth per
 //               connection.
 //   echo-16MiB  one 16 MiB binary message, read normally, with the server's limits at 16 MiB:
@@ -18,6 +23,10 @@
 //   after-1009  announces a 17 MiB frame (limit 16 MiB), then keeps sending for 5 s: after the
 //               server's close frame arrived, the server's CPU time and the bytes it read, and how
 //               long until it ended the socket.
+//
+// netws' servers also log process.memoryUsage() every 20 ms (ECHO_MEMORY_LOG): the flood cases
+// print the peak growth of heapTotal, heapUsed, arrayBuffers and external, and, where a full
+// collection ran first, the live figures.
 //
 // Server RSS is sampled every 10 ms from /proc/PID/status; CPU time is the sum of every thread's
 // /proc/PID/task/*/schedstat (nanoseconds); bytes read are /proc/PID/io's rchar. The server runs
@@ -30,7 +39,15 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -41,8 +58,11 @@ const BIN = join(ROOT, "node_modules/.bin");
 const DENO = join(ROOT, "node_modules/deno/deno");
 const MIB = 1024 * 1024;
 const RUNTIMES = (process.env.RUNTIMES ?? "node deno bun").split(/\s+/).filter(Boolean);
-const CASES = (process.env.CASES ?? "flood flood-1MiB pings echo-16MiB after-1009").split(/\s+/)
-  .filter(Boolean);
+const CASES = (
+  process.env.CASES ??
+    "flood flood-1MiB flood-1MiB-reads flood-1MiB-gc flood-1MiB-x5 flood-1MiB-x20 pings " +
+      "echo-16MiB after-1009"
+).split(/\s+/).filter(Boolean);
 const SRV_CPU = process.env.SRV_CPU ?? "1";
 const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 8);
 const STAMP = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
@@ -67,11 +87,11 @@ function buildForNode() {
 function serverCommand(runtime, server) {
   switch (`${runtime}/${server}`) {
     case "node/netws":
-      return ["node", "bench/servers/netws_node.mjs"];
+      return ["node", "--expose-gc", "bench/servers/netws_node.mjs"];
     case "node/peer":
       return ["node", "bench/servers/ws_node.mjs"];
     case "deno/netws":
-      return [DENO, "run", "-A", "bench/servers/netws.ts"];
+      return [DENO, "run", "-A", "--v8-flags=--expose-gc", "bench/servers/netws.ts"];
     case "deno/peer":
       return [DENO, "run", "-A", "bench/servers/deno_serve.ts"];
     case "bun/netws":
@@ -86,9 +106,17 @@ const PEERS = { node: "ws", deno: "Deno.upgradeWebSocket", bun: "Bun.serve" };
 
 async function startServer(runtime, server, env) {
   const [command, ...args] = serverCommand(runtime, server);
+  // netws' servers log process.memoryUsage() there every 20 ms.
+  const memoryLog = server === "netws" ? join(scratch(), `memory-${runtime}.jsonl`) : undefined;
+  if (memoryLog !== undefined) writeFileSync(memoryLog, "");
   const child = spawn("taskset", ["-c", SRV_CPU, command, ...args, "0"], {
     cwd: ROOT,
-    env: { ...process.env, NETWS_MODULE: netwsModule, ...env },
+    env: {
+      ...process.env,
+      NETWS_MODULE: netwsModule,
+      ...(memoryLog === undefined ? {} : { ECHO_MEMORY_LOG: memoryLog }),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -104,7 +132,50 @@ async function startServer(runtime, server, env) {
     setTimeout(() => reject(new Error(`${runtime}/${server} did not start: ${log}`)), 20_000);
   });
   await sleep(300);
-  return { child, port, pid: child.pid };
+  return { child, port, pid: child.pid, memoryLog };
+}
+
+let scratchDir;
+function scratch() {
+  return scratchDir ??= mkdtempSync(join(tmpdir(), "netws-hostile-memory-"));
+}
+
+/** The server's own `process.memoryUsage()` samples so far (netws servers only). */
+function memorySamples({ memoryLog }) {
+  if (memoryLog === undefined) return [];
+  return readFileSync(memoryLog, "utf8").split("\n").filter(Boolean).map((line) =>
+    JSON.parse(line)
+  );
+}
+
+/**
+ * How each figure of `process.memoryUsage()` grew from the last sample before `from` to its peak
+ * after: heapTotal (the JS heap the runtime reserved), arrayBuffers (bytes of ArrayBuffers, so
+ * read chunks and queued frames), and what the runtime itself counts as its RSS.
+ */
+function memoryGrowth(samples, from) {
+  const base = samples[from - 1];
+  const after = samples.slice(from);
+  if (base === undefined || after.length === 0) return undefined;
+  const peak = (list, key) =>
+    Math.max(...list.map((sample) => sample[key] ?? 0)) - (base[key] ?? 0);
+  const growth = {
+    heapTotal: peak(after, "heapTotal"),
+    heapUsed: peak(after, "heapUsed"),
+    arrayBuffers: peak(after, "arrayBuffers"),
+    external: peak(after, "external"),
+  };
+  // Samples taken right after a full collection: what is live, from the last such before.
+  const collected = after.filter((sample) => sample.gc);
+  const liveBase = samples.slice(0, from).findLast((sample) => sample.gc);
+  if (collected.length === 0 || liveBase === undefined) return growth;
+  const live = (key) => Math.max(...collected.map((sample) => sample[key])) - liveBase[key];
+  return {
+    ...growth,
+    liveHeapUsed: live("heapUsed"),
+    liveArrayBuffers: live("arrayBuffers"),
+    liveExternal: live("external"),
+  };
 }
 
 async function stopServer({ child }) {
@@ -282,20 +353,25 @@ function flood(socket, chunk) {
 
 const repeat = (frame, bytes) => Buffer.concat(Array(Math.ceil(bytes / frame.length)).fill(frame));
 
-async function floodCase(server, { connections = 1, frame, seconds = FLOOD_SECONDS }) {
+async function floodCase(
+  server,
+  { connections = 1, frame, seconds = FLOOD_SECONDS, reads = false },
+) {
   const clients = [];
   for (let i = 0; i < connections; i++) clients.push(await open(server.port));
   await sleep(200);
   const before = rss(server.pid);
+  const memoryFrom = memorySamples(server).length;
   const sampler = sampleRss(server.pid);
   const started = performance.now();
   const floods = clients.map((client) => {
-    client.socket.pause(); // never read
+    if (!reads) client.socket.pause(); // never read
     return flood(client.socket, repeat(frame, 64 * 1024));
   });
   await Promise.all(clients.map((client) => client.until(() => client.ended, seconds * 1000)));
   for (const f of floods) f.stop();
   const peak = sampler.stop();
+  const memory = memoryGrowth(memorySamples(server), memoryFrom);
   // Now read: what does the peer see?
   for (const client of clients) client.socket.resume();
   await Promise.all(
@@ -304,7 +380,10 @@ async function floodCase(server, { connections = 1, frame, seconds = FLOOD_SECON
   const first = clients[0];
   for (const client of clients) client.socket.destroy();
   return {
+    ...(connections > 1 ? { rssTotal: peak - before } : {}),
     rssPerConnection: (peak - before) / connections,
+    ...memory,
+    ...(reads ? { echoed: clients.reduce((sum, client) => sum + client.messages, 0) } : {}),
     closeCode: first.closeCode ?? "none",
     endedAfterMs: first.endedAt === undefined ? undefined : first.endedAt - started,
   };
@@ -361,6 +440,30 @@ const CASE_RUNS = {
     peer: false,
     run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)) }),
   },
+  // The same traffic from a peer that reads: is the growth the hostile connection's, or the
+  // runtime's heap growing under this allocation rate?
+  "flood-1MiB-reads": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)), reads: true }),
+  },
+  // The same with a full collection every 100 ms in the server: what is live, not garbage.
+  "flood-1MiB-gc": {
+    env: { ECHO_MAX_BUFFERED: String(MIB), ECHO_MEMORY_GC: "1" },
+    peer: false,
+    run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  // Several hostile connections at once: a one-time cost shows as less growth per connection.
+  "flood-1MiB-x5": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { connections: 5, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  "flood-1MiB-x20": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { connections: 20, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
   "pings": {
     env: {},
     peer: true,
@@ -391,7 +494,10 @@ function format(result) {
   for (const [key, value] of Object.entries(result)) {
     if (value === undefined) continue;
     if (key === "rssPerConnection") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB/conn`);
-    else if (key.endsWith("Ms")) parts.push(`${key.replace(/Ms$/, "")} ${value.toFixed(0)} ms`);
+    else if (key === "rssTotal") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB in all`);
+    else if (/^(live)?(heapTotal|heapUsed|arrayBuffers|external)$/i.test(key)) {
+      parts.push(`${key} +${(value / MIB).toFixed(1)} MiB`);
+    } else if (key.endsWith("Ms")) parts.push(`${key.replace(/Ms$/, "")} ${value.toFixed(0)} ms`);
     else if (key === "readAfterClose") parts.push(`read ${(value / 1024).toFixed(0)} KiB`);
     else if (key === "ms") parts.push(`${value.toFixed(0)} ms`);
     else parts.push(`${key} ${value}`);
