@@ -29,7 +29,8 @@
 // collection ran first, the live figures.
 //
 // Server RSS is sampled every 10 ms from /proc/PID/status; CPU time is the sum of every thread's
-// /proc/PID/task/*/schedstat (nanoseconds); bytes read are /proc/PID/io's rchar. The server runs
+// /proc/PID/task/*/schedstat (nanoseconds); bytes read from the client's socket come from `ss -ti`
+// (bytes_received less Recv-Q), sampled every 50 ms until the socket is gone. The server runs
 // on core SRV_CPU (default 1) and this client should run on the other: `taskset -c 0 node …`.
 //
 // Environment: RUNTIMES (default "node deno bun"), CASES (default all), SRV_CPU, FLOOD_SECONDS
@@ -104,16 +105,21 @@ function serverCommand(runtime, server) {
 
 const PEERS = { node: "ws", deno: "Deno.upgradeWebSocket", bun: "Bun.serve" };
 
-async function startServer(runtime, server, env) {
+async function startServer(runtime, server, env, logMemory) {
   const [command, ...args] = serverCommand(runtime, server);
-  // netws' servers log process.memoryUsage() there every 20 ms.
-  const memoryLog = server === "netws" ? join(scratch(), `memory-${runtime}.jsonl`) : undefined;
+  // netws' servers log process.memoryUsage() there every 20 ms (only in the memory cases: reading
+  // /proc/self to do it would count in the bytes read).
+  const memoryLog = server === "netws" && logMemory
+    ? join(scratch(), `memory-${runtime}.jsonl`)
+    : undefined;
   if (memoryLog !== undefined) writeFileSync(memoryLog, "");
   const child = spawn("taskset", ["-c", SRV_CPU, command, ...args, "0"], {
     cwd: ROOT,
     env: {
       ...process.env,
       NETWS_MODULE: netwsModule,
+      // Deno checks for a newer version in the background (it reads its CA store ~2 s in).
+      DENO_NO_UPDATE_CHECK: "1",
       ...(memoryLog === undefined ? {} : { ECHO_MEMORY_LOG: memoryLog }),
       ...env,
     },
@@ -202,9 +208,21 @@ function cpuNs(pid) {
   return total;
 }
 
-function bytesRead(pid) {
-  const match = /rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
-  return match ? Number(match[1]) : 0;
+/**
+ * What the server has read from its socket to `client`: the bytes its kernel received less what
+ * still waits in its receive queue, from `ss -ti`. Unlike /proc/PID/io's rchar, this counts
+ * recv() (Bun, Deno) as well as read() (Node), and nothing but this socket (Deno reads its CA
+ * store in the background). Undefined once the server's socket is gone.
+ */
+function serverRead(port, client) {
+  const out = execFileSync("ss", [
+    "-tinH",
+    `( sport = :${port} and dport = :${client.socket.localPort} )`,
+  ]).toString();
+  const queued = /^\S*\s*(\d+)/.exec(out);
+  const received = /bytes_received:(\d+)/.exec(out);
+  if (queued === null) return undefined;
+  return (received === null ? 0 : Number(received[1])) - Number(queued[1]);
 }
 
 /** Samples RSS every 10 ms until stopped; returns the peak. */
@@ -409,20 +427,29 @@ async function echoCase(server) {
 async function after1009Case(server) {
   const client = await open(server.port);
   const header = clientFrame(2, Buffer.alloc(0), { length: 17 * MIB });
+  await sleep(100);
+  const readBefore = serverRead(server.port, client);
   client.socket.write(header.subarray(0, header.length));
   const garbage = randomBytes(64 * 1024);
   const f = flood(client.socket, garbage);
   const gotClose = await client.until(() => client.closeCode !== undefined || client.ended, 5000);
   const cpu0 = cpuNs(server.pid);
-  const read0 = bytesRead(server.pid);
+  const read0 = serverRead(server.port, client);
+  let read1 = read0;
+  const reads = setInterval(() => read1 = serverRead(server.port, client) ?? read1, 50);
   const t0 = performance.now();
   // The server's default closeTimeout is 5 s: wait a little longer to see the socket end.
   await client.until(() => client.ended, 7000);
+  clearInterval(reads);
   f.stop();
   const result = {
     closeCode: client.closeCode ?? (client.ended ? "1006" : "none"),
     cpuMsAfterClose: gotClose ? (cpuNs(server.pid) - cpu0) / 1e6 : undefined,
-    readAfterClose: gotClose ? bytesRead(server.pid) - read0 : undefined,
+    readAfterClose: gotClose && read0 !== undefined ? read1 - read0 : undefined,
+    // Everything past the header that announced too much, read before the close frame or after.
+    readAfterFailure: gotClose && readBefore !== undefined
+      ? read1 - readBefore - header.length
+      : undefined,
     endedAfterMs: client.ended ? client.endedAt - t0 : undefined,
   };
   client.socket.destroy();
@@ -499,7 +526,9 @@ function format(result) {
       parts.push(`${key} +${(value / MIB).toFixed(1)} MiB`);
     } else if (key.endsWith("Ms")) parts.push(`${key.replace(/Ms$/, "")} ${value.toFixed(0)} ms`);
     else if (key === "readAfterClose") parts.push(`read ${(value / 1024).toFixed(0)} KiB`);
-    else if (key === "ms") parts.push(`${value.toFixed(0)} ms`);
+    else if (key === "readAfterFailure") {
+      parts.push(`${(value / 1024).toFixed(0)} KiB after the failure`);
+    } else if (key === "ms") parts.push(`${value.toFixed(0)} ms`);
     else parts.push(`${key} ${value}`);
   }
   return parts.join(", ");
@@ -515,7 +544,7 @@ for (const runtime of RUNTIMES) {
     const peer = typeof spec.peer === "function" ? spec.peer(runtime) : spec.peer;
     if (peer) servers.push("peer");
     for (const server of servers) {
-      const started = await startServer(runtime, server, spec.env);
+      const started = await startServer(runtime, server, spec.env, name.startsWith("flood"));
       let result;
       try {
         result = await spec.run(started);
