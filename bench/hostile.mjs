@@ -20,6 +20,9 @@
 //               connection.
 //   echo-16MiB  one 16 MiB binary message, read normally, with the server's limits at 16 MiB:
 //               echoed whole, or the close code seen.
+//   bomb-1GiB   with permessage-deflate, one message of 1 GiB of zeros compressed to ~1 MiB,
+//               limits at 16 MiB: the close code seen and the server's peak RSS growth.
+//   bomb-16MiB  the same with 16 MiB + 1 KiB of zeros (~16 KiB compressed): just over the limit.
 //   after-1009  announces a 17 MiB frame (limit 16 MiB), then keeps sending for 5 s: after the
 //               server's close frame arrived, the server's CPU time and the bytes it read, and how
 //               long until it ended the socket.
@@ -50,6 +53,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { connect } from "node:net";
+import { constants as zlibConstants, createDeflateRaw } from "node:zlib";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,7 +66,7 @@ const RUNTIMES = (process.env.RUNTIMES ?? "node deno bun").split(/\s+/).filter(B
 const CASES = (
   process.env.CASES ??
     "flood flood-1MiB flood-1MiB-reads flood-1MiB-gc flood-1MiB-x5 flood-1MiB-x20 pings " +
-      "echo-16MiB after-1009"
+      "echo-16MiB bomb-1GiB bomb-16MiB after-1009"
 ).split(/\s+/).filter(Boolean);
 const SRV_CPU = process.env.SRV_CPU ?? "1";
 const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 8);
@@ -239,10 +243,10 @@ function sampleRss(pid) {
 // --- A raw client --------------------------------------------------------------------------------
 
 /** A masked client frame; the mask is random, the payload masked with it. */
-function clientFrame(opcode, payload, { fin = true, length = payload.length } = {}) {
+function clientFrame(opcode, payload, { fin = true, length = payload.length, rsv1 = false } = {}) {
   const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.alloc(head + 4 + payload.length);
-  frame[0] = (fin ? 0x80 : 0) | opcode;
+  frame[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   if (head === 2) frame[1] = 0x80 | length;
   else if (head === 4) (frame[1] = 0x80 | 126, frame.writeUInt16BE(length, 2));
   else (frame[1] = 0x80 | 127, frame.writeBigUInt64BE(BigInt(length), 2));
@@ -253,7 +257,7 @@ function clientFrame(opcode, payload, { fin = true, length = payload.length } = 
 }
 
 /** Opens a WebSocket over raw TCP; resolves once the 101 head arrived. */
-function open(port) {
+function open(port, { deflate = false } = {}) {
   return new Promise((resolve, reject) => {
     // Half-open: a hostile peer ignores the server's FIN and keeps sending.
     const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
@@ -265,8 +269,13 @@ function open(port) {
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
       socket.off("data", onData);
-      if (!head.subarray(0, 12).toString().includes("101")) {
-        reject(new Error(`Cannot open: ${head.subarray(0, end).toString()}`));
+      const response = head.subarray(0, end).toString();
+      if (!response.slice(0, 12).includes("101")) {
+        reject(new Error(`Cannot open: ${response}`));
+        return;
+      }
+      if (deflate && !/sec-websocket-extensions:\s*permessage-deflate/i.test(response)) {
+        reject(new Error("Cannot open: the server did not agree to permessage-deflate"));
         return;
       }
       const client = new Client(socket);
@@ -278,6 +287,7 @@ function open(port) {
       socket.write(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
           `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\n` +
+          (deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
           "Sec-WebSocket-Version: 13\r\n\r\n",
       );
     });
@@ -456,6 +466,53 @@ async function after1009Case(server) {
   return result;
 }
 
+/**
+ * `bytes` zeros compressed as one permessage-deflate message (RFC 7692 §7.2.1: raw DEFLATE,
+ * flushed, without the final 00 00 ff ff), fed to zlib 1 MiB at a time.
+ */
+async function deflatedZeros(bytes) {
+  const deflate = createDeflateRaw({ level: 9 });
+  const out = [];
+  deflate.on("data", (chunk) => out.push(chunk));
+  const zeros = Buffer.alloc(MIB);
+  for (let left = bytes; left > 0; left -= MIB) {
+    if (!deflate.write(left >= MIB ? zeros : zeros.subarray(0, left))) {
+      await new Promise((resolve) => deflate.once("drain", resolve));
+    }
+  }
+  await new Promise((resolve) => deflate.flush(zlibConstants.Z_SYNC_FLUSH, resolve));
+  const all = Buffer.concat(out);
+  return all.subarray(0, all.length - 4);
+}
+
+/** One compressed message that inflates to `bytes`: the close code seen, peak RSS growth. */
+async function bombCase(server, bytes) {
+  const compressed = await deflatedZeros(bytes);
+  const client = await open(server.port, { deflate: true });
+  await sleep(200);
+  const before = rss(server.pid);
+  const sampler = sampleRss(server.pid);
+  const started = performance.now();
+  client.socket.write(clientFrame(2, compressed, { rsv1: true }));
+  await client.until(
+    () => client.closeCode !== undefined || client.ended || client.messages > 0,
+    20_000,
+  );
+  const ms = performance.now() - started;
+  // Let what the server inflated meanwhile show in its RSS.
+  await sleep(500);
+  const peak = sampler.stop();
+  const result = {
+    compressed: compressed.length,
+    closeCode: client.closeCode ??
+      (client.ended ? "1006" : client.messages > 0 ? "echoed" : "none"),
+    rssGrowth: peak - before,
+    ms,
+  };
+  client.socket.destroy();
+  return result;
+}
+
 const CASE_RUNS = {
   "flood": {
     env: {},
@@ -502,6 +559,18 @@ const CASE_RUNS = {
     peer: true,
     run: echoCase,
   },
+  // permessage-deflate bombs (the peers that compress: ws and Bun.serve; Deno's does not).
+  "bomb-1GiB": {
+    env: { ECHO_MAX_MESSAGE: String(16 * MIB), ECHO_DEFLATE: "1" },
+    peer: (runtime) => runtime !== "deno",
+    run: (s) => bombCase(s, 1024 * MIB),
+  },
+  "bomb-16MiB": {
+    env: { ECHO_MAX_MESSAGE: String(16 * MIB), ECHO_DEFLATE: "1" },
+    peer: (runtime) => runtime !== "deno",
+    // Just over the limit: 16 MiB and 1 KiB.
+    run: (s) => bombCase(s, 16 * MIB + 1024),
+  },
   "after-1009": {
     env: { ECHO_MAX_MESSAGE: String(16 * MIB) },
     // Deno.upgradeWebSocket has no message limit: it would not close.
@@ -521,6 +590,8 @@ function format(result) {
   for (const [key, value] of Object.entries(result)) {
     if (value === undefined) continue;
     if (key === "rssPerConnection") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB/conn`);
+    else if (key === "rssGrowth") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB`);
+    else if (key === "compressed") parts.push(`${(value / 1024).toFixed(0)} KiB compressed`);
     else if (key === "rssTotal") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB in all`);
     else if (/^(live)?(heapTotal|heapUsed|arrayBuffers|external)$/i.test(key)) {
       parts.push(`${key} +${(value / MIB).toFixed(1)} MiB`);
