@@ -14,8 +14,9 @@
 //   flood-1MiB-reads   the same traffic from a peer that reads: the runtime's own heap growth at
 //               that allocation rate, with no hostile connection.
 //   flood-1MiB-gc      flood-1MiB with a full collection every 100 ms in the server: what is live.
-//   flood-1MiB-x5, flood-1MiB-x20   5 and 20 flooding connections at once: total growth and
-//               growth per connection, to tell a one-time cost from a per-connection one.
+//   flood-1MiB-x5, flood-1MiB-x20, flood-x20   5 and 20 flooding connections at once (1 MiB
+//               queue, or the default): total growth and growth per connection, to tell a
+//               one-time cost from a per-connection one.
 //   pings       10 connections flood 125-byte pings and never read the pongs: RSS growth per
 //               connection.
 //   echo-16MiB  one 16 MiB binary message, read normally, with the server's limits at 16 MiB:
@@ -65,8 +66,8 @@ const MIB = 1024 * 1024;
 const RUNTIMES = (process.env.RUNTIMES ?? "node deno bun").split(/\s+/).filter(Boolean);
 const CASES = (
   process.env.CASES ??
-    "flood flood-1MiB flood-1MiB-reads flood-1MiB-gc flood-1MiB-x5 flood-1MiB-x20 pings " +
-      "echo-16MiB bomb-1GiB bomb-16MiB after-1009"
+    "flood flood-1MiB flood-1MiB-reads flood-1MiB-gc flood-1MiB-x5 flood-1MiB-x20 flood-x20 " +
+      "pings echo-16MiB bomb-1GiB bomb-16MiB after-1009"
 ).split(/\s+/).filter(Boolean);
 const SRV_CPU = process.env.SRV_CPU ?? "1";
 const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 8);
@@ -542,6 +543,11 @@ const CASE_RUNS = {
     env: { ECHO_MAX_BUFFERED: String(MIB) },
     peer: false,
     run: (s) => floodCase(s, { connections: 5, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  "flood-x20": {
+    env: {},
+    peer: false,
+    run: (s) => floodCase(s, { connections: 20, frame: clientFrame(2, Buffer.alloc(0)) }),
   },
   "flood-1MiB-x20": {
     env: { ECHO_MAX_BUFFERED: String(MIB) },
