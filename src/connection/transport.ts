@@ -71,7 +71,7 @@ export interface Transport {
    * Bytes the runtime has read from the socket since `pause` and holds for the next `onData` (Node
    * reads one more chunk into its own buffer after a pause). Omitted where the runtime holds none.
    */
-  readonly heldAmount?: number;
+  readonly heldAmount?: number | undefined;
   /** Stops `onData` until `resume`; the kernel's receive buffer then pushes back on the peer. */
   pause(): void;
   /** Restarts `onData` after `pause`. */
