@@ -11,16 +11,30 @@
 //               while the flood lasts), the close code seen when the client finally reads, and
 //               how long until the server ended the socket.
 //   flood-1MiB  the same with maxBufferedAmount = 1 MiB (netws only: the peers have no such knob).
+//   flood-1MiB-reads   the same traffic from a peer that reads: the runtime's own heap growth at
+//               that allocation rate, with no hostile connection.
+//   flood-1MiB-gc      flood-1MiB with a full collection every 100 ms in the server: what is live.
+//   flood-1MiB-x5, flood-1MiB-x20, flood-x20   5 and 20 flooding connections at once (1 MiB
+//               queue, or the default): total growth and growth per connection, to tell a
+//               one-time cost from a per-connection one.
 //   pings       10 connections flood 125-byte pings and never read the pongs: RSS growth per
 //               connection.
 //   echo-16MiB  one 16 MiB binary message, read normally, with the server's limits at 16 MiB:
 //               echoed whole, or the close code seen.
+//   bomb-1GiB   with permessage-deflate, one message of 1 GiB of zeros compressed to ~1 MiB,
+//               limits at 16 MiB: the close code seen and the server's peak RSS growth.
+//   bomb-16MiB  the same with 16 MiB + 1 KiB of zeros (~16 KiB compressed): just over the limit.
 //   after-1009  announces a 17 MiB frame (limit 16 MiB), then keeps sending for 5 s: after the
 //               server's close frame arrived, the server's CPU time and the bytes it read, and how
 //               long until it ended the socket.
 //
+// netws' servers also log process.memoryUsage() every 20 ms (ECHO_MEMORY_LOG): the flood cases
+// print the peak growth of heapTotal, heapUsed, arrayBuffers and external, and, where a full
+// collection ran first, the live figures.
+//
 // Server RSS is sampled every 10 ms from /proc/PID/status; CPU time is the sum of every thread's
-// /proc/PID/task/*/schedstat (nanoseconds); bytes read are /proc/PID/io's rchar. The server runs
+// /proc/PID/task/*/schedstat (nanoseconds); bytes read from the client's socket come from `ss -ti`
+// (bytes_received less Recv-Q), sampled every 50 ms until the socket is gone. The server runs
 // on core SRV_CPU (default 1) and this client should run on the other: `taskset -c 0 node …`.
 //
 // Environment: RUNTIMES (default "node deno bun"), CASES (default all), SRV_CPU, FLOOD_SECONDS
@@ -30,8 +44,17 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
+import { constants as zlibConstants, createDeflateRaw } from "node:zlib";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,8 +64,11 @@ const BIN = join(ROOT, "node_modules/.bin");
 const DENO = join(ROOT, "node_modules/deno/deno");
 const MIB = 1024 * 1024;
 const RUNTIMES = (process.env.RUNTIMES ?? "node deno bun").split(/\s+/).filter(Boolean);
-const CASES = (process.env.CASES ?? "flood flood-1MiB pings echo-16MiB after-1009").split(/\s+/)
-  .filter(Boolean);
+const CASES = (
+  process.env.CASES ??
+    "flood flood-1MiB flood-1MiB-reads flood-1MiB-gc flood-1MiB-x5 flood-1MiB-x20 flood-x20 " +
+      "pings echo-16MiB bomb-1GiB bomb-16MiB after-1009"
+).split(/\s+/).filter(Boolean);
 const SRV_CPU = process.env.SRV_CPU ?? "1";
 const FLOOD_SECONDS = Number(process.env.FLOOD_SECONDS ?? 8);
 const STAMP = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "Z");
@@ -67,11 +93,11 @@ function buildForNode() {
 function serverCommand(runtime, server) {
   switch (`${runtime}/${server}`) {
     case "node/netws":
-      return ["node", "bench/servers/netws_node.mjs"];
+      return ["node", "--expose-gc", "bench/servers/netws_node.mjs"];
     case "node/peer":
       return ["node", "bench/servers/ws_node.mjs"];
     case "deno/netws":
-      return [DENO, "run", "-A", "bench/servers/netws.ts"];
+      return [DENO, "run", "-A", "--v8-flags=--expose-gc", "bench/servers/netws.ts"];
     case "deno/peer":
       return [DENO, "run", "-A", "bench/servers/deno_serve.ts"];
     case "bun/netws":
@@ -84,11 +110,24 @@ function serverCommand(runtime, server) {
 
 const PEERS = { node: "ws", deno: "Deno.upgradeWebSocket", bun: "Bun.serve" };
 
-async function startServer(runtime, server, env) {
+async function startServer(runtime, server, env, logMemory) {
   const [command, ...args] = serverCommand(runtime, server);
+  // netws' servers log process.memoryUsage() there every 20 ms (only in the memory cases: reading
+  // /proc/self to do it would count in the bytes read).
+  const memoryLog = server === "netws" && logMemory
+    ? join(scratch(), `memory-${runtime}.jsonl`)
+    : undefined;
+  if (memoryLog !== undefined) writeFileSync(memoryLog, "");
   const child = spawn("taskset", ["-c", SRV_CPU, command, ...args, "0"], {
     cwd: ROOT,
-    env: { ...process.env, NETWS_MODULE: netwsModule, ...env },
+    env: {
+      ...process.env,
+      NETWS_MODULE: netwsModule,
+      // Deno checks for a newer version in the background (it reads its CA store ~2 s in).
+      DENO_NO_UPDATE_CHECK: "1",
+      ...(memoryLog === undefined ? {} : { ECHO_MEMORY_LOG: memoryLog }),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
@@ -104,7 +143,50 @@ async function startServer(runtime, server, env) {
     setTimeout(() => reject(new Error(`${runtime}/${server} did not start: ${log}`)), 20_000);
   });
   await sleep(300);
-  return { child, port, pid: child.pid };
+  return { child, port, pid: child.pid, memoryLog };
+}
+
+let scratchDir;
+function scratch() {
+  return scratchDir ??= mkdtempSync(join(tmpdir(), "netws-hostile-memory-"));
+}
+
+/** The server's own `process.memoryUsage()` samples so far (netws servers only). */
+function memorySamples({ memoryLog }) {
+  if (memoryLog === undefined) return [];
+  return readFileSync(memoryLog, "utf8").split("\n").filter(Boolean).map((line) =>
+    JSON.parse(line)
+  );
+}
+
+/**
+ * How each figure of `process.memoryUsage()` grew from the last sample before `from` to its peak
+ * after: heapTotal (the JS heap the runtime reserved), arrayBuffers (bytes of ArrayBuffers, so
+ * read chunks and queued frames), and what the runtime itself counts as its RSS.
+ */
+function memoryGrowth(samples, from) {
+  const base = samples[from - 1];
+  const after = samples.slice(from);
+  if (base === undefined || after.length === 0) return undefined;
+  const peak = (list, key) =>
+    Math.max(...list.map((sample) => sample[key] ?? 0)) - (base[key] ?? 0);
+  const growth = {
+    heapTotal: peak(after, "heapTotal"),
+    heapUsed: peak(after, "heapUsed"),
+    arrayBuffers: peak(after, "arrayBuffers"),
+    external: peak(after, "external"),
+  };
+  // Samples taken right after a full collection: what is live, from the last such before.
+  const collected = after.filter((sample) => sample.gc);
+  const liveBase = samples.slice(0, from).findLast((sample) => sample.gc);
+  if (collected.length === 0 || liveBase === undefined) return growth;
+  const live = (key) => Math.max(...collected.map((sample) => sample[key])) - liveBase[key];
+  return {
+    ...growth,
+    liveHeapUsed: live("heapUsed"),
+    liveArrayBuffers: live("arrayBuffers"),
+    liveExternal: live("external"),
+  };
 }
 
 async function stopServer({ child }) {
@@ -131,9 +213,21 @@ function cpuNs(pid) {
   return total;
 }
 
-function bytesRead(pid) {
-  const match = /rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"));
-  return match ? Number(match[1]) : 0;
+/**
+ * What the server has read from its socket to `client`: the bytes its kernel received less what
+ * still waits in its receive queue, from `ss -ti`. Unlike /proc/PID/io's rchar, this counts
+ * recv() (Bun, Deno) as well as read() (Node), and nothing but this socket (Deno reads its CA
+ * store in the background). Undefined once the server's socket is gone.
+ */
+function serverRead(port, client) {
+  const out = execFileSync("ss", [
+    "-tinH",
+    `( sport = :${port} and dport = :${client.socket.localPort} )`,
+  ]).toString();
+  const queued = /^\S*\s*(\d+)/.exec(out);
+  const received = /bytes_received:(\d+)/.exec(out);
+  if (queued === null) return undefined;
+  return (received === null ? 0 : Number(received[1])) - Number(queued[1]);
 }
 
 /** Samples RSS every 10 ms until stopped; returns the peak. */
@@ -150,10 +244,10 @@ function sampleRss(pid) {
 // --- A raw client --------------------------------------------------------------------------------
 
 /** A masked client frame; the mask is random, the payload masked with it. */
-function clientFrame(opcode, payload, { fin = true, length = payload.length } = {}) {
+function clientFrame(opcode, payload, { fin = true, length = payload.length, rsv1 = false } = {}) {
   const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.alloc(head + 4 + payload.length);
-  frame[0] = (fin ? 0x80 : 0) | opcode;
+  frame[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   if (head === 2) frame[1] = 0x80 | length;
   else if (head === 4) (frame[1] = 0x80 | 126, frame.writeUInt16BE(length, 2));
   else (frame[1] = 0x80 | 127, frame.writeBigUInt64BE(BigInt(length), 2));
@@ -164,7 +258,7 @@ function clientFrame(opcode, payload, { fin = true, length = payload.length } = 
 }
 
 /** Opens a WebSocket over raw TCP; resolves once the 101 head arrived. */
-function open(port) {
+function open(port, { deflate = false } = {}) {
   return new Promise((resolve, reject) => {
     // Half-open: a hostile peer ignores the server's FIN and keeps sending.
     const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
@@ -176,8 +270,13 @@ function open(port) {
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
       socket.off("data", onData);
-      if (!head.subarray(0, 12).toString().includes("101")) {
-        reject(new Error(`Cannot open: ${head.subarray(0, end).toString()}`));
+      const response = head.subarray(0, end).toString();
+      if (!response.slice(0, 12).includes("101")) {
+        reject(new Error(`Cannot open: ${response}`));
+        return;
+      }
+      if (deflate && !/sec-websocket-extensions:\s*permessage-deflate/i.test(response)) {
+        reject(new Error("Cannot open: the server did not agree to permessage-deflate"));
         return;
       }
       const client = new Client(socket);
@@ -189,6 +288,7 @@ function open(port) {
       socket.write(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
           `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\n` +
+          (deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "") +
           "Sec-WebSocket-Version: 13\r\n\r\n",
       );
     });
@@ -282,20 +382,25 @@ function flood(socket, chunk) {
 
 const repeat = (frame, bytes) => Buffer.concat(Array(Math.ceil(bytes / frame.length)).fill(frame));
 
-async function floodCase(server, { connections = 1, frame, seconds = FLOOD_SECONDS }) {
+async function floodCase(
+  server,
+  { connections = 1, frame, seconds = FLOOD_SECONDS, reads = false },
+) {
   const clients = [];
   for (let i = 0; i < connections; i++) clients.push(await open(server.port));
   await sleep(200);
   const before = rss(server.pid);
+  const memoryFrom = memorySamples(server).length;
   const sampler = sampleRss(server.pid);
   const started = performance.now();
   const floods = clients.map((client) => {
-    client.socket.pause(); // never read
+    if (!reads) client.socket.pause(); // never read
     return flood(client.socket, repeat(frame, 64 * 1024));
   });
   await Promise.all(clients.map((client) => client.until(() => client.ended, seconds * 1000)));
   for (const f of floods) f.stop();
   const peak = sampler.stop();
+  const memory = memoryGrowth(memorySamples(server), memoryFrom);
   // Now read: what does the peer see?
   for (const client of clients) client.socket.resume();
   await Promise.all(
@@ -304,7 +409,10 @@ async function floodCase(server, { connections = 1, frame, seconds = FLOOD_SECON
   const first = clients[0];
   for (const client of clients) client.socket.destroy();
   return {
+    ...(connections > 1 ? { rssTotal: peak - before } : {}),
     rssPerConnection: (peak - before) / connections,
+    ...memory,
+    ...(reads ? { echoed: clients.reduce((sum, client) => sum + client.messages, 0) } : {}),
     closeCode: first.closeCode ?? "none",
     endedAfterMs: first.endedAt === undefined ? undefined : first.endedAt - started,
   };
@@ -330,21 +438,77 @@ async function echoCase(server) {
 async function after1009Case(server) {
   const client = await open(server.port);
   const header = clientFrame(2, Buffer.alloc(0), { length: 17 * MIB });
+  await sleep(100);
+  const readBefore = serverRead(server.port, client);
   client.socket.write(header.subarray(0, header.length));
   const garbage = randomBytes(64 * 1024);
   const f = flood(client.socket, garbage);
   const gotClose = await client.until(() => client.closeCode !== undefined || client.ended, 5000);
   const cpu0 = cpuNs(server.pid);
-  const read0 = bytesRead(server.pid);
+  const read0 = serverRead(server.port, client);
+  let read1 = read0;
+  const reads = setInterval(() => read1 = serverRead(server.port, client) ?? read1, 50);
   const t0 = performance.now();
   // The server's default closeTimeout is 5 s: wait a little longer to see the socket end.
   await client.until(() => client.ended, 7000);
+  clearInterval(reads);
   f.stop();
   const result = {
     closeCode: client.closeCode ?? (client.ended ? "1006" : "none"),
     cpuMsAfterClose: gotClose ? (cpuNs(server.pid) - cpu0) / 1e6 : undefined,
-    readAfterClose: gotClose ? bytesRead(server.pid) - read0 : undefined,
+    readAfterClose: gotClose && read0 !== undefined ? read1 - read0 : undefined,
+    // Everything past the header that announced too much, read before the close frame or after.
+    readAfterFailure: gotClose && readBefore !== undefined
+      ? read1 - readBefore - header.length
+      : undefined,
     endedAfterMs: client.ended ? client.endedAt - t0 : undefined,
+  };
+  client.socket.destroy();
+  return result;
+}
+
+/**
+ * `bytes` zeros compressed as one permessage-deflate message (RFC 7692 §7.2.1: raw DEFLATE,
+ * flushed, without the final 00 00 ff ff), fed to zlib 1 MiB at a time.
+ */
+async function deflatedZeros(bytes) {
+  const deflate = createDeflateRaw({ level: 9 });
+  const out = [];
+  deflate.on("data", (chunk) => out.push(chunk));
+  const zeros = Buffer.alloc(MIB);
+  for (let left = bytes; left > 0; left -= MIB) {
+    if (!deflate.write(left >= MIB ? zeros : zeros.subarray(0, left))) {
+      await new Promise((resolve) => deflate.once("drain", resolve));
+    }
+  }
+  await new Promise((resolve) => deflate.flush(zlibConstants.Z_SYNC_FLUSH, resolve));
+  const all = Buffer.concat(out);
+  return all.subarray(0, all.length - 4);
+}
+
+/** One compressed message that inflates to `bytes`: the close code seen, peak RSS growth. */
+async function bombCase(server, bytes) {
+  const compressed = await deflatedZeros(bytes);
+  const client = await open(server.port, { deflate: true });
+  await sleep(200);
+  const before = rss(server.pid);
+  const sampler = sampleRss(server.pid);
+  const started = performance.now();
+  client.socket.write(clientFrame(2, compressed, { rsv1: true }));
+  await client.until(
+    () => client.closeCode !== undefined || client.ended || client.messages > 0,
+    20_000,
+  );
+  const ms = performance.now() - started;
+  // Let what the server inflated meanwhile show in its RSS.
+  await sleep(500);
+  const peak = sampler.stop();
+  const result = {
+    compressed: compressed.length,
+    closeCode: client.closeCode ??
+      (client.ended ? "1006" : client.messages > 0 ? "echoed" : "none"),
+    rssGrowth: peak - before,
+    ms,
   };
   client.socket.destroy();
   return result;
@@ -361,6 +525,35 @@ const CASE_RUNS = {
     peer: false,
     run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)) }),
   },
+  // The same traffic from a peer that reads: is the growth the hostile connection's, or the
+  // runtime's heap growing under this allocation rate?
+  "flood-1MiB-reads": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)), reads: true }),
+  },
+  // The same with a full collection every 100 ms in the server: what is live, not garbage.
+  "flood-1MiB-gc": {
+    env: { ECHO_MAX_BUFFERED: String(MIB), ECHO_MEMORY_GC: "1" },
+    peer: false,
+    run: (s) => floodCase(s, { frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  // Several hostile connections at once: a one-time cost shows as less growth per connection.
+  "flood-1MiB-x5": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { connections: 5, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  "flood-x20": {
+    env: {},
+    peer: false,
+    run: (s) => floodCase(s, { connections: 20, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
+  "flood-1MiB-x20": {
+    env: { ECHO_MAX_BUFFERED: String(MIB) },
+    peer: false,
+    run: (s) => floodCase(s, { connections: 20, frame: clientFrame(2, Buffer.alloc(0)) }),
+  },
   "pings": {
     env: {},
     peer: true,
@@ -371,6 +564,18 @@ const CASE_RUNS = {
     env: { ECHO_MAX_MESSAGE: String(16 * MIB) },
     peer: true,
     run: echoCase,
+  },
+  // permessage-deflate bombs (the peers that compress: ws and Bun.serve; Deno's does not).
+  "bomb-1GiB": {
+    env: { ECHO_MAX_MESSAGE: String(16 * MIB), ECHO_DEFLATE: "1" },
+    peer: (runtime) => runtime !== "deno",
+    run: (s) => bombCase(s, 1024 * MIB),
+  },
+  "bomb-16MiB": {
+    env: { ECHO_MAX_MESSAGE: String(16 * MIB), ECHO_DEFLATE: "1" },
+    peer: (runtime) => runtime !== "deno",
+    // Just over the limit: 16 MiB and 1 KiB.
+    run: (s) => bombCase(s, 16 * MIB + 1024),
   },
   "after-1009": {
     env: { ECHO_MAX_MESSAGE: String(16 * MIB) },
@@ -391,9 +596,16 @@ function format(result) {
   for (const [key, value] of Object.entries(result)) {
     if (value === undefined) continue;
     if (key === "rssPerConnection") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB/conn`);
-    else if (key.endsWith("Ms")) parts.push(`${key.replace(/Ms$/, "")} ${value.toFixed(0)} ms`);
+    else if (key === "rssGrowth") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB`);
+    else if (key === "compressed") parts.push(`${(value / 1024).toFixed(0)} KiB compressed`);
+    else if (key === "rssTotal") parts.push(`RSS +${(value / MIB).toFixed(1)} MiB in all`);
+    else if (/^(live)?(heapTotal|heapUsed|arrayBuffers|external)$/i.test(key)) {
+      parts.push(`${key} +${(value / MIB).toFixed(1)} MiB`);
+    } else if (key.endsWith("Ms")) parts.push(`${key.replace(/Ms$/, "")} ${value.toFixed(0)} ms`);
     else if (key === "readAfterClose") parts.push(`read ${(value / 1024).toFixed(0)} KiB`);
-    else if (key === "ms") parts.push(`${value.toFixed(0)} ms`);
+    else if (key === "readAfterFailure") {
+      parts.push(`${(value / 1024).toFixed(0)} KiB after the failure`);
+    } else if (key === "ms") parts.push(`${value.toFixed(0)} ms`);
     else parts.push(`${key} ${value}`);
   }
   return parts.join(", ");
@@ -409,7 +621,7 @@ for (const runtime of RUNTIMES) {
     const peer = typeof spec.peer === "function" ? spec.peer(runtime) : spec.peer;
     if (peer) servers.push("peer");
     for (const server of servers) {
-      const started = await startServer(runtime, server, spec.env);
+      const started = await startServer(runtime, server, spec.env, name.startsWith("flood"));
       let result;
       try {
         result = await spec.run(started);

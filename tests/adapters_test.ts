@@ -67,6 +67,9 @@ class Recorder implements TransportSink {
       get bufferedAmount() {
         return transport.bufferedAmount;
       },
+      get heldAmount() {
+        return transport.heldAmount;
+      },
       write: call("write", transport.write),
       pause: call("pause", transport.pause),
       resume: call("resume", transport.resume),
@@ -241,6 +244,30 @@ for (const { name, listen } of adapters) {
         }
         assertBytes(await received, expected);
         assert.ok(drains <= vectors.length);
+      });
+
+      test("Transport.heldAmount counts what a paused socket read and holds for onData", async (scope) => {
+        const { listener, accepted } = await serve(scope, listen, wire);
+        const client = await connect(scope, listener.port, wire);
+        const peer = await accepted.next();
+        client.write(text("a"));
+        await waitFor(() => peer.received === 1, "the first byte");
+        peer.transport.pause();
+        const sent = pattern(8_000, 7);
+        client.write(sent);
+        // Node reads on into its buffer, and Deno's read loop had a read pending; Bun, and the
+        // node:net of Deno and Bun, stop reading.
+        const holds = name === "deno" || (name === "node" && runtime.Deno === undefined &&
+          runtime.Bun === undefined);
+        if (holds) {
+          await waitFor(() => (peer.transport.heldAmount ?? 0) > 0, "the runtime to hold a read");
+        } else await new Promise((resolve) => setTimeout(resolve, 200));
+        const held = peer.transport.heldAmount ?? 0;
+        assert.ok(held <= sent.length, `${held} bytes held`);
+        assert.equal(peer.received, 1, "no onData while paused");
+        peer.transport.resume();
+        await waitFor(() => peer.received === 1 + sent.length, "the held bytes");
+        assert.equal(peer.transport.heldAmount ?? 0, 0);
       });
 
       test("Transport.write returns false while the peer does not read; onDrain follows", async (scope) => {

@@ -11,11 +11,13 @@
  * The port comes from the first argument or `PORT` (default 9001). Prints `listening <port>` once
  * ready. Stops on SIGTERM or SIGINT. `ECHO_MAX_MESSAGE` sets the message and frame limit (default
  * 2 MiB) and `ECHO_MAX_BUFFERED` the send queue's limit (default: netws' own); `ECHO_DEFLATE=1`
- * negotiates permessage-deflate and compresses every message.
+ * negotiates permessage-deflate and compresses every message. `ECHO_MEMORY_LOG=<file>` appends
+ * `process.memoryUsage()` to that file as a JSON line every 20 ms (the hostile benchmark reads it).
  *
  * @module
  */
 
+import { appendFileSync } from "node:fs";
 import { serve } from "../../mod.ts";
 
 const MIB = 1024 * 1024;
@@ -45,6 +47,25 @@ const server = serve({
   },
 });
 await server.ready;
+
+// The hostile benchmark: where the memory is (heap, array buffers, other) while a case runs.
+// With ECHO_MEMORY_GC=1 a full collection runs before every fifth sample (and the sample says
+// so): what is still live, as against garbage not yet collected. Node and Deno need --expose-gc.
+const memoryLog = process.env.ECHO_MEMORY_LOG;
+if (memoryLog) {
+  const runtime = globalThis as unknown as { gc?: () => void; Bun?: { gc(full: boolean): void } };
+  const collect = process.env.ECHO_MEMORY_GC !== "1"
+    ? undefined
+    : runtime.Bun === undefined
+    ? runtime.gc
+    : () => runtime.Bun!.gc(true);
+  let samples = 0;
+  setInterval(() => {
+    const gc = collect !== undefined && samples++ % 5 === 0;
+    if (gc) collect();
+    appendFileSync(memoryLog, JSON.stringify({ ...process.memoryUsage(), gc }) + "\n");
+  }, 20);
+}
 console.log(`listening ${server.port}`);
 
 // Exit normally on a signal, so that a profiler (--cpu-prof) writes its profile.

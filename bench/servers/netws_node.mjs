@@ -4,8 +4,9 @@
 //   NETWS_MODULE=/path/to/npm/mod.js node bench/servers/netws_node.mjs 9001
 //
 // The port comes from the first argument or PORT (default 9001). Prints `listening <port>`.
-// ECHO_MAX_MESSAGE, ECHO_MAX_BUFFERED and ECHO_DEFLATE as in netws.ts.
+// ECHO_MAX_MESSAGE, ECHO_MAX_BUFFERED, ECHO_DEFLATE and ECHO_MEMORY_LOG as in netws.ts.
 
+import { appendFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const MIB = 1024 * 1024;
@@ -39,6 +40,25 @@ const server = serve({
   },
 });
 await server.ready;
+
+// The hostile benchmark: where the memory is (heap, array buffers, other) while a case runs.
+// With ECHO_MEMORY_GC=1 a full collection runs before every fifth sample (and the sample says
+// so): what is still live, as against garbage not yet collected. Node and Deno need --expose-gc.
+const memoryLog = process.env.ECHO_MEMORY_LOG;
+if (memoryLog) {
+  const runtime = globalThis;
+  const collect = process.env.ECHO_MEMORY_GC !== "1"
+    ? undefined
+    : runtime.Bun === undefined
+    ? runtime.gc
+    : () => runtime.Bun.gc(true);
+  let samples = 0;
+  setInterval(() => {
+    const gc = collect !== undefined && samples++ % 5 === 0;
+    if (gc) collect();
+    appendFileSync(memoryLog, JSON.stringify({ ...process.memoryUsage(), gc }) + "\n");
+  }, 20);
+}
 console.log(`listening ${server.port}`);
 
 // Exit normally on a signal, so that a profiler (--cpu-prof) writes its profile.

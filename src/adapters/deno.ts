@@ -121,6 +121,8 @@ class DenoTransport implements Transport {
   #writing = false;
   #wantDrain = false;
   #paused = false;
+  /** The length of a chunk read while paused, held until resume. */
+  #held = 0;
   #resume: ((open: boolean) => void) | undefined;
   #ending = false;
   #readEnded = false;
@@ -134,6 +136,10 @@ class DenoTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.#queue.bytes + this.#inFlight;
+  }
+
+  get heldAmount(): number {
+    return this.#held;
   }
 
   start(sink: TransportSink): void {
@@ -190,7 +196,12 @@ class DenoTransport implements Transport {
       const chunk = n <= COPY_UP_TO ? this.#buffer.slice(0, n) : this.#buffer.subarray(0, n);
       if (n > COPY_UP_TO || next !== size) this.#buffer = new Uint8Array(next);
       // A read that was pending when pause() came is held until resume().
-      if (this.#paused && !await this.#resumed()) return;
+      if (this.#paused) {
+        this.#held = n;
+        const open = await this.#resumed();
+        this.#held = 0;
+        if (!open) return;
+      }
       this.#sink.onData(chunk);
     }
   }

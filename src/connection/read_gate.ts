@@ -17,7 +17,10 @@ export const PauseReason = {
   Reader: 2,
   /** More is queued for the peer than the high-water mark. */
   Sending: 4,
-  /** The connection ended and the peer sent more than the read budget after it. */
+  /**
+   * The connection ended: until a look, shortly after, at what the runtime holds, and for good
+   * once the peer sent the read budget after the end.
+   */
   Closed: 8,
   /** Compressed messages wait for the inflater (permessage-deflate). */
   Inflating: 16,

@@ -36,10 +36,16 @@ import type { Transport, TransportSink } from "./transport.ts";
 /** Queued bytes above which reading from the peer pauses (or `maxBufferedAmount`, if smaller). */
 const SEND_HIGH_WATER_MARK = 64 * 1024;
 /**
- * Bytes read after the connection ended, to see the peer's end, before reading pauses until the
- * close deadline (RFC 6455 §7.1.7: a failed peer is not processed).
+ * Bytes read after the connection ended, to see the peer's close frame and end, before reading
+ * pauses until the close deadline (RFC 6455 §7.1.7: a failed peer is not processed). Reading
+ * pauses as the connection ends and resumes `CLOSING_LOOK_MS` later only if the runtime holds
+ * less than this by then: a peer that went on sending is read no further (Node reads one more
+ * chunk into its buffer after a pause, and then one more after every resume), and one that
+ * answers with its close frame is heard.
  */
-const CLOSING_READ_BUDGET = 64 * 1024;
+const CLOSING_READ_BUDGET = 16 * 1024;
+/** Milliseconds after the end at which what the peer sent meanwhile is looked at. */
+const CLOSING_LOOK_MS = 20;
 /** Seconds a peer that overflowed `maxBufferedAmount` has to take its close frame. */
 const OVERFLOW_GRACE = 1;
 
@@ -80,6 +86,8 @@ export class Session<Conn>
   #closingRead = 0;
   #handshakeDeadline: ReturnType<typeof setTimeout> | undefined;
   #closeDeadline: ReturnType<typeof setTimeout> | undefined;
+  /** The look, shortly after the end, at what the peer sent meanwhile. */
+  #closingLook: ReturnType<typeof setTimeout> | undefined;
   /** How the WebSocket ended, once it did. */
   #end: CloseInfo | undefined;
 
@@ -232,6 +240,7 @@ export class Session<Conn>
       this.reportError(error);
     }
     clearTimeout(this.#closeDeadline);
+    clearTimeout(this.#closingLook);
     this.#resolveClosed(this.#end ?? { code: CloseCode.Abnormal, reason: "" });
   }
 
@@ -354,7 +363,7 @@ export class Session<Conn>
       // processed (RFC 6455 §7.1.7): up to a budget they are read to see its end, then reading
       // pauses until the close deadline.
       this.#closingRead += chunk.length;
-      if (this.#closingRead > CLOSING_READ_BUDGET) this.#gate.pause(Pause.Closed);
+      if (this.#closingRead >= CLOSING_READ_BUDGET) this.#gate.pause(Pause.Closed);
       return;
     }
     if (this.#opened) {
@@ -476,6 +485,19 @@ export class Session<Conn>
     this.#closeDeadline = setTimeout(() => this.abort(), seconds * 1000);
   }
 
+  /**
+   * The WebSocket ended while the peer may go on sending: reading stops at once. A runtime may
+   * still read what it had under way (Node reads one more chunk into its buffer after a pause);
+   * a little later, what it holds decides whether reading resumes within the budget.
+   */
+  #pauseAfterEnd(): void {
+    this.#gate.pause(Pause.Closed);
+    this.#closingLook = setTimeout(() => {
+      this.#closingLook = undefined;
+      if ((this.transport.heldAmount ?? 0) < CLOSING_READ_BUDGET) this.#gate.resume(Pause.Closed);
+    }, CLOSING_LOOK_MS);
+  }
+
   /** The WebSocket ended: once, whatever ended it. */
   #conclude(code: number, reason: string): void {
     if (this.#end !== undefined) return;
@@ -486,6 +508,7 @@ export class Session<Conn>
     this.#streams?.close();
     this.#gate.resume(Pause.Reader);
     this.#gate.resume(Pause.Handshake);
+    if (!this.#peerEnded) this.#pauseAfterEnd();
     this.outbox.releaseAll();
     if (this.#opened) this.listeners.emit("disconnect", code, reason);
   }

@@ -67,6 +67,11 @@ export interface Transport {
    * has room again. Writing after `end` or `destroy` does nothing.
    */
   write(vector: Uint8Array[]): boolean;
+  /**
+   * Bytes the runtime has read from the socket since `pause` and holds for the next `onData` (Node
+   * reads one more chunk into its own buffer after a pause). Omitted where the runtime holds none.
+   */
+  readonly heldAmount?: number | undefined;
   /** Stops `onData` until `resume`; the kernel's receive buffer then pushes back on the peer. */
   pause(): void;
   /** Restarts `onData` after `pause`. */

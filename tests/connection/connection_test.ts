@@ -229,7 +229,7 @@ describe("Connection over an in-memory transport", () => {
     assert.deepEqual(pongs.map((f) => decoder.decode(f.payload)), ["ping 999"]);
   });
 
-  it("Connection stops processing a failed peer: 64 KiB more at most, then reading pauses", async () => {
+  it("Connection stops processing a failed peer: it pauses, then reads 16 KiB at most", async () => {
     const { conn, transport, disconnects } = await open({ closeTimeout: 2 });
     let texts = 0;
     conn.on("text", () => void texts++);
@@ -239,11 +239,28 @@ describe("Connection over an in-memory transport", () => {
     assert.deepEqual(disconnects.map(([code]) => code), [1002]);
     assert.equal(transport.frames.at(-1)!.opcode, Opcode.Close);
     assert.equal(transport.ended, true);
-    for (let i = 0; i < 4 && !transport.paused; i++) transport.send(pattern(16 * KiB));
-    assert.equal(transport.paused, false, "64 KiB are read to see the peer's end");
+    assert.equal(transport.paused, true, "reading pauses at the failure");
+    // The runtime holds little 20 ms later: reading resumes, to see the peer's close and end.
+    mock.timers.tick(20);
+    assert.equal(transport.paused, false);
+    transport.send(pattern(16 * KiB - 1));
+    assert.equal(transport.paused, false, "16 KiB are read to see the peer's end");
     transport.send(MASKED_HELLO);
     assert.equal(transport.paused, true);
     assert.equal(texts, 0);
+    mock.timers.tick(2000);
+    assert.equal(transport.destroyed, true);
+  });
+
+  it("Connection reads no more from a failed peer whose runtime holds 16 KiB after 20 ms", async () => {
+    const { transport, disconnects } = await open({ closeTimeout: 2 });
+    transport.send(bytes(0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f));
+    await settle();
+    assert.deepEqual(disconnects.map(([code]) => code), [1002]);
+    // The peer went on sending: the runtime read on into its own buffer while paused.
+    transport.heldAmount = 16 * KiB;
+    mock.timers.tick(20);
+    assert.equal(transport.paused, true);
     mock.timers.tick(2000);
     assert.equal(transport.destroyed, true);
   });

@@ -23,6 +23,8 @@ export class MemoryTransport implements Transport {
    * its own write queue below its high-water mark does; `sendHeld` lets them go, with no drain.
    */
   holdAccepted = false;
+  /** What the runtime would have read while paused and hold for the next `onData`. */
+  heldAmount = 0;
   paused = false;
   pauses = 0;
   ended = false;

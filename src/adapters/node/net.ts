@@ -141,6 +141,11 @@ class NodeTransport implements Transport {
     return this.#socket.writableLength;
   }
 
+  /** A paused socket goes on reading into its buffer until that holds `readableHighWaterMark`. */
+  get heldAmount(): number {
+    return this.#socket.readableLength;
+  }
+
   write(vector: Uint8Array[]): boolean {
     const socket = this.#socket;
     if (!socket.writable || this.#destroyed) return false;
