@@ -31,6 +31,9 @@ export function deflateOnce(
     memLevel: settings.memLevel,
     level: settings.level,
     finishFlush: constants.Z_SYNC_FLUSH,
+    // One output chunk that fits: deflate grows a payload by a few bytes at most, and zlib's
+    // default chunk (16 KiB) would be allocated, and kept alive by the result, for every message.
+    chunkSize: payload.length + 64,
     ...(dictionary === undefined ? {} : { dictionary }),
   });
   return out.subarray(0, out.length - TAIL.length);
