@@ -8,6 +8,8 @@
  *   for s in "12 5" "15 8"; do node_modules/.bin/bun bench/deflate_codec.ts memory $s; done
  *   node_modules/.bin/bun bench/deflate_codec.ts memory 12 5 ws   # ws's codec, the same way
  *
+ * Each case runs with the runtime's engine ("as shipped", `DEFAULT_ENGINE`) and, for comparison,
+ * the stream engine; `ENGINE=stream` or `ENGINE=window` picks the shipped one (also for `memory`).
  * Prints Markdown table rows. Short on purpose (a few seconds).
  *
  * @module
@@ -17,11 +19,14 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { constants, createDeflateRaw, deflateRawSync } from "node:zlib";
-import { zlibCompression } from "../src/adapters/zlib/mod.ts";
+import { DEFAULT_ENGINE, zlibCompression, type ZlibEngine } from "../src/adapters/zlib/mod.ts";
 import type { CompressorOptions } from "../src/connection/compression.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const factory = zlibCompression({ concurrency: Infinity });
+// ENGINE=stream or ENGINE=window picks the codec's engine; by default the runtime's.
+const engine = process.env.ENGINE as ZlibEngine | undefined;
+const factory = zlibCompression({ concurrency: Infinity, ...(engine ? { engine } : {}) });
+const streams = zlibCompression({ concurrency: Infinity, engine: "stream" });
 const encoder = new TextEncoder();
 const DEFAULTS = { windowBits: 12, memLevel: 5, level: 6 };
 
@@ -53,7 +58,9 @@ async function timing(): Promise<void> {
   const takeover = { ...DEFAULTS, noContextTakeover: false };
   const reset = { ...DEFAULTS, noContextTakeover: true };
   const cases: Array<[string, () => Promise<Row>]> = [
-    ["compress, context takeover (stream)", () => compressRun(takeover)],
+    ["compress, context takeover (stream engine)", () => compressRun(takeover, streams)],
+    ["compress, context takeover (as shipped)", () => compressRun(takeover)],
+    ["compress, no context takeover (stream engine)", () => compressRun(reset, streams)],
     ["compress, no context takeover (as shipped)", () => compressRun(reset)],
     ["compress, no context takeover, raw zlib stream + reset", () => rawStreamReset()],
     ["compress, no context takeover, raw zlib sync call", () => rawSync()],
@@ -61,8 +68,10 @@ async function timing(): Promise<void> {
       "compress, context takeover, window 15 / memLevel 8",
       () => compressRun({ windowBits: 15, memLevel: 8, level: 6, noContextTakeover: false }),
     ],
-    ["inflate, context takeover (stream)", () => decompressRun(takeover)],
-    ["inflate, no context takeover (stream)", () => decompressRun(reset)],
+    ["inflate, context takeover (stream engine)", () => decompressRun(takeover, streams)],
+    ["inflate, context takeover (as shipped)", () => decompressRun(takeover)],
+    ["inflate, no context takeover (stream engine)", () => decompressRun(reset, streams)],
+    ["inflate, no context takeover (as shipped)", () => decompressRun(reset)],
   ];
   for (const [, run] of cases) await run(); // warm-up
   const rounds: Row[][] = [];
@@ -72,7 +81,8 @@ async function timing(): Promise<void> {
     rounds.push(rows);
   }
   console.log(
-    `\n${runtime}: ${messages.length} messages, ${Math.round(plain / messages.length)} B`,
+    `\n${runtime} (shipped engine ${engine ?? DEFAULT_ENGINE}): ${messages.length} messages, ` +
+      `${Math.round(plain / messages.length)} B`,
   );
   console.log("\n| case | µs per message | wire bytes |\n| --- | ---: | ---: |");
   cases.forEach(([name], i) => {
@@ -82,8 +92,8 @@ async function timing(): Promise<void> {
   });
 }
 
-async function compressRun(options: CompressorOptions): Promise<Row> {
-  const compressor = factory.createCompressor(options);
+async function compressRun(options: CompressorOptions, codecs = factory): Promise<Row> {
+  const compressor = codecs.createCompressor(options);
   let wire = 0;
   const start = performance.now();
   for (const message of messages) wire += (await compressor.compress(message)).length;
@@ -92,12 +102,12 @@ async function compressRun(options: CompressorOptions): Promise<Row> {
   return { us, wire };
 }
 
-async function decompressRun(options: CompressorOptions): Promise<Row> {
-  const compressor = factory.createCompressor(options);
+async function decompressRun(options: CompressorOptions, codecs = factory): Promise<Row> {
+  const compressor = codecs.createCompressor(options);
   const compressed: Uint8Array[] = [];
   for (const message of messages) compressed.push(await compressor.compress(message));
   compressor.close();
-  const decompressor = factory.createDecompressor({
+  const decompressor = codecs.createDecompressor({
     windowBits: options.windowBits,
     noContextTakeover: options.noContextTakeover,
   });

@@ -5,19 +5,21 @@
  *
  *   cc -O2 -o deflate_load bench/deflate_load.c -lz
  *   deflate_load --port 9001 [-c 50] [-w 8] [--duration 3] [--warmup 1] [--pid SERVER_PID]
- *                [--plain] [--no-context-takeover] [--label X]
+ *                [--plain] [--no-context-takeover] [--level N] [--label X]
  *   deflate_load --port 9001 --hold -c 1000 --pid SERVER_PID     # memory per idle connection
  *
  * The payload is a ~300-byte JSON document whose numbers change per message, so that context
  * takeover helps as it would with real traffic but no two messages are equal. --plain offers no
  * extension (the uncompressed baseline against the same server); --no-context-takeover offers
- * client_no_context_takeover and server_no_context_takeover.
+ * client_no_context_takeover and server_no_context_takeover. --level sets this client's zlib level
+ * (default 6; deflate.sh uses 1, which costs this client about half the CPU per message).
  *
  * --hold opens the -c connections, echoes one message on each (so that both zlib contexts are in
  * use), then reports the server's RSS growth per connection (from /proc/PID/status) and exits.
  *
  * Output: one JSON line on stdout (messages/s, payload and wire MB/s each way, the ratio of wire to
- * payload bytes, latency percentiles, this process's CPU and the server's, from /proc/PID/stat)
+ * payload bytes, the share of echoes that came compressed, latency percentiles, this process's CPU
+ * and the server's, from /proc/PID/stat)
  * and one readable line on stderr. Exit 2 on a protocol error, 3 on an echo mismatch.
  */
 #define _GNU_SOURCE
@@ -43,10 +45,10 @@
 #define LAT_BUCKETS 200000 /* 10 us each: up to 2 s */
 
 static struct {
-    int port, conns, window, plain, nctx, pid, hold;
+    int port, conns, window, plain, nctx, pid, hold, level;
     double duration, warmup;
     const char *label;
-} cfg = {9001, 50, 8, 0, 0, 0, 0, 3, 1, ""};
+} cfg = {9001, 50, 8, 0, 0, 0, 0, 6, 3, 1, ""};
 
 typedef struct {
     int fd, open;
@@ -66,7 +68,7 @@ typedef struct {
 static Conn *C;
 static int ep;
 static uint64_t lat[LAT_BUCKETS + 1];
-static uint64_t msgs, payload_tx, payload_rx, wire_tx, wire_rx;
+static uint64_t msgs, msgs_compressed, payload_tx, payload_rx, wire_tx, wire_rx;
 static int measuring;
 /* The window the server lets this client compress with (RFC 7692 §7.1.2.2): 15 unless the
  * response names client_max_window_bits (zlib has no raw 8-bit window; no server tested asks for
@@ -221,6 +223,7 @@ static void on_message(Conn *c, int rsv1, unsigned char *p, size_t n) {
     c->count--;
     if (measuring) {
         msgs++;
+        msgs_compressed += rsv1 != 0;
         payload_rx += olen;
         lat[us10 > LAT_BUCKETS ? LAT_BUCKETS : us10]++;
     }
@@ -355,7 +358,7 @@ static double pct(double q) {
 int main(int argc, char **argv) {
     static struct option opts[] = {{"port", 1, 0, 'p'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'u'},
         {"pid", 1, 0, 'P'}, {"plain", 0, 0, 'n'}, {"no-context-takeover", 0, 0, 'x'},
-        {"label", 1, 0, 'l'}, {"hold", 0, 0, 'H'}, {0, 0, 0, 0}};
+        {"label", 1, 0, 'l'}, {"hold", 0, 0, 'H'}, {"level", 1, 0, 'L'}, {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "c:w:", opts, NULL)) != -1) {
         switch (o) {
@@ -369,6 +372,7 @@ int main(int argc, char **argv) {
         case 'x': cfg.nctx = 1; break;
         case 'l': cfg.label = optarg; break;
         case 'H': cfg.hold = 1; break;
+        case 'L': cfg.level = atoi(optarg); break;
         default: die(1, "usage: see the comment at the top of deflate_load.c");
         }
     }
@@ -391,12 +395,23 @@ int main(int argc, char **argv) {
         c->fd = socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0) die(2, "cannot connect");
+        /* A busy machine may refuse a connect now and then (a full backlog, ports in TIME_WAIT). */
+        int tries = 0;
+        while (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+            if (++tries == 20 || (errno != ECONNREFUSED && errno != EADDRNOTAVAIL && errno != EAGAIN)) {
+                fprintf(stderr, "deflate_load: cannot connect: %s\n", strerror(errno));
+                exit(2);
+            }
+            close(c->fd);
+            usleep(50000);
+            c->fd = socket(AF_INET, SOCK_STREAM, 0);
+            setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
         c->rbuf = malloc(RBUF);
         int h = handshake(c);
         if (h == -2) die(2, cfg.plain ? "server negotiated compression unasked" : "server declined permessage-deflate");
         if (h != 0) die(2, "handshake failed");
-        if (deflateInit2(&c->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -client_window, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+        if (deflateInit2(&c->def, cfg.level, Z_DEFLATED, -client_window, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
             inflateInit2(&c->inf, -15) != Z_OK)
             die(1, "zlib init failed");
         fcntl(c->fd, F_SETFL, O_NONBLOCK);
@@ -432,13 +447,14 @@ int main(int argc, char **argv) {
     printf("{\"tool\":\"deflate_load\",\"label\":\"%s\",\"compressed\":%s,\"context_takeover\":%s,"
            "\"conns\":%d,\"window\":%d,\"msgs\":%llu,\"msgs_per_s\":%.1f,\"payload_tx_MBps\":%.3f,"
            "\"payload_rx_MBps\":%.3f,\"wire_tx_MBps\":%.3f,\"wire_rx_MBps\":%.3f,\"wire_per_payload_rx\":%.4f,"
-           "\"lat_us\":{\"p50\":%.0f,\"p99\":%.0f},\"gen_cpu\":%.3f,\"srv_cpu\":%.3f}\n",
+           "\"echo_compressed\":%.3f,\"lat_us\":{\"p50\":%.0f,\"p99\":%.0f},\"gen_cpu\":%.3f,\"srv_cpu\":%.3f}\n",
            cfg.label, cfg.plain ? "false" : "true", cfg.nctx ? "false" : "true", cfg.conns, cfg.window,
            (unsigned long long)msgs, msgs / secs, payload_tx / secs / 1e6, payload_rx / secs / 1e6,
            wire_tx / secs / 1e6, wire_rx / secs / 1e6, payload_rx ? (double)wire_rx / (double)payload_rx : 0,
-           pct(.5), pct(.99), gen, srv);
-    fprintf(stderr, "%s %s: %.0f msg/s, wire/payload %.2f, lat p50 %.0fus p99 %.0fus | cpu gen %.0f%% srv %.0f%%\n",
+           msgs ? (double)msgs_compressed / (double)msgs : 0, pct(.5), pct(.99), gen, srv);
+    fprintf(stderr, "%s %s: %.0f msg/s, wire/payload %.2f (%.0f%% of echoes compressed), lat p50 %.0fus p99 %.0fus | cpu gen %.0f%% srv %.0f%%\n",
             cfg.label, cfg.plain ? "plain" : "deflate", msgs / secs,
-            payload_rx ? (double)wire_rx / (double)payload_rx : 0, pct(.5), pct(.99), gen * 100, srv * 100);
+            payload_rx ? (double)wire_rx / (double)payload_rx : 0, msgs ? 100.0 * msgs_compressed / msgs : 0,
+            pct(.5), pct(.99), gen * 100, srv * 100);
     return 0;
 }

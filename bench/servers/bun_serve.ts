@@ -13,7 +13,7 @@
 
 // Bun's own types are not installed: declare the little this server uses.
 interface BunSocket {
-  send(data: string | Uint8Array): number;
+  send(data: string | Uint8Array, compress?: boolean): number;
 }
 interface BunServer {
   readonly port: number;
@@ -26,7 +26,7 @@ declare const Bun: {
     fetch(request: Request, server: BunServer): Response | undefined;
     websocket: {
       message(ws: BunSocket, message: string | Uint8Array): void;
-      perMessageDeflate: boolean;
+      perMessageDeflate: boolean | { compress: string; decompress: string };
       maxPayloadLength: number;
     };
   }): BunServer;
@@ -39,6 +39,12 @@ declare const process: {
 };
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
+// ECHO_DEFLATE=1 (the compression benchmark) turns compression on. `perMessageDeflate: true`
+// shares one compressor and one decompressor among all connections, so it answers every offer
+// with both no-context-takeover parameters; "dedicated" gives each connection its own pair and
+// keeps the window when the client offers to, as netws and ws do. Bun compresses a message only
+// when `send` is asked to.
+const deflate = process.env.ECHO_DEFLATE === "1";
 const server = Bun.serve({
   port,
   hostname: "127.0.0.1",
@@ -48,10 +54,9 @@ const server = Bun.serve({
   },
   websocket: {
     message(ws, message) {
-      ws.send(message);
+      ws.send(message, deflate);
     },
-    // ECHO_DEFLATE=1 (the compression benchmark) turns compression on.
-    perMessageDeflate: process.env.ECHO_DEFLATE === "1",
+    perMessageDeflate: deflate ? { compress: "dedicated", decompress: "dedicated" } : false,
     maxPayloadLength: Number(process.env.ECHO_MAX_MESSAGE ?? 2 * 1024 * 1024),
   },
 });

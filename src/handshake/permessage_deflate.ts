@@ -79,7 +79,8 @@ export interface PerMessageDeflateOptions {
   threshold?: number;
   /**
    * The most zlib operations in flight at once for one server, so that many connections cannot
-   * take every thread of the runtime's pool.
+   * take every thread of the runtime's pool. Small messages compressed or inflated by one
+   * synchronous call (Node and Bun) never wait for it.
    *
    * @default {10}
    */

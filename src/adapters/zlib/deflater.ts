@@ -13,25 +13,28 @@ import type {
 } from "../../connection/compression.ts";
 import { closed, TAIL } from "./shared.ts";
 
-/**
- * Messages up to this size, sent with a fresh window, are compressed by the synchronous call
- * instead of the stream where that is faster. Measured with `bench/deflate_codec.ts` (190-byte
- * JSON, µs per message, sync call / stream with reset): Node 18 / 47, Bun 11 / 36, Deno 28 / 13.
- * Deno runs its zlib streams on the calling thread, so its stream wins there.
- */
+/** Messages up to this size are compressed by one synchronous call where one-shot calls are used. */
 export const SYNC_MAX: number = 16 * 1024;
-const SYNC_CALLS_FASTER = !("Deno" in globalThis);
 
-/** Compresses one message with a fresh window by the synchronous call, without the tail. */
+/**
+ * Compresses one message by the synchronous call, without the tail: with a fresh window, or
+ * continuing the context whose last bytes `dictionary` holds (RFC 7692 §7.1.1: the peer's
+ * inflater holds the same bytes, so references into them resolve).
+ */
 export function deflateOnce(
   payload: Uint8Array,
   settings: Omit<CompressorOptions, "noContextTakeover">,
+  dictionary?: Uint8Array,
 ): Uint8Array {
   const out = deflateRawSync(payload, {
     windowBits: settings.windowBits,
     memLevel: settings.memLevel,
     level: settings.level,
     finishFlush: constants.Z_SYNC_FLUSH,
+    // One output chunk that fits: deflate grows a payload by a few bytes at most, and zlib's
+    // default chunk (16 KiB) would be allocated, and kept alive by the result, for every message.
+    chunkSize: payload.length + 64,
+    ...(dictionary === undefined ? {} : { dictionary }),
   });
   return out.subarray(0, out.length - TAIL.length);
 }
@@ -45,7 +48,6 @@ export class ZlibCompressor implements Compressor {
   #size = 0;
   #reject: ((error: unknown) => void) | undefined;
   #last: Promise<unknown> = Promise.resolve();
-  #pending = 0;
   #closed = false;
 
   constructor(options: CompressorOptions, limiter: ConcurrencyLimiter) {
@@ -54,25 +56,14 @@ export class ZlibCompressor implements Compressor {
   }
 
   compress(payload: Uint8Array): Promise<Uint8Array> {
-    const sync = SYNC_CALLS_FASTER && this.#options.noContextTakeover && payload.length <= SYNC_MAX;
-    // Nothing in flight: a synchronous result cannot overtake an earlier message.
-    if (sync && this.#pending === 0 && !this.#closed) {
-      return Promise.resolve(deflateOnce(payload, this.#options));
-    }
-    // Otherwise one message at a time, in call order, whichever path each takes.
-    this.#pending++;
+    // One message at a time, in call order.
     const result = this.#last.then(() => {
       if (this.#closed) throw closed("compress");
-      if (sync) return deflateOnce(payload, this.#options);
       return this.#limiter.run(() => this.deflate(payload));
     });
-    this.#last = result.then(this.#settled, this.#settled); // keeps neither result nor error
+    this.#last = result.then(noop, noop); // keeps neither result nor error
     return result;
   }
-
-  readonly #settled = (): void => {
-    this.#pending--;
-  };
 
   /** Deflates through the stream, outside the limiter (callers take a place first). */
   deflate(payload: Uint8Array): Promise<Uint8Array> {
@@ -143,3 +134,5 @@ function withoutTail(chunks: readonly Uint8Array[], size: number): Uint8Array {
   }
   return out;
 }
+
+function noop(): void {}

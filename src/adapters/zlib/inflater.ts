@@ -28,15 +28,18 @@ interface Inflation {
 export class ZlibDecompressor implements Decompressor {
   readonly #options: DecompressorOptions;
   readonly #limiter: ConcurrencyLimiter;
+  readonly #dictionary: Uint8Array | undefined;
   #inflate: InflateRaw | undefined;
   #current: Inflation | undefined;
   #ended = false;
   #last: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  constructor(options: DecompressorOptions, limiter: ConcurrencyLimiter) {
+  /** `dictionary`, when given, is the window the first message continues (a copy is kept). */
+  constructor(options: DecompressorOptions, limiter: ConcurrencyLimiter, dictionary?: Uint8Array) {
     this.#options = options;
     this.#limiter = limiter;
+    this.#dictionary = dictionary?.slice();
   }
 
   decompress(
@@ -93,6 +96,7 @@ export class ZlibDecompressor implements Decompressor {
     const inflate = createInflateRaw({
       flush: constants.Z_SYNC_FLUSH,
       windowBits: Math.max(9, this.#options.windowBits),
+      ...(this.#dictionary === undefined ? {} : { dictionary: this.#dictionary }),
     });
     inflate.on("data", this.#onData);
     inflate.on("end", () => this.#ended = true);
@@ -146,7 +150,7 @@ function byteLength(parts: readonly Uint8Array[]): number {
 }
 
 /** The payloads of a message's frames and the tail, in one buffer. */
-function withTail(parts: readonly Uint8Array[]): Uint8Array {
+export function withTail(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(byteLength(parts) + TAIL.length);
   let at = 0;
   for (const part of parts) {
@@ -157,7 +161,8 @@ function withTail(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function invalidData(error: Error | null): InvalidDataError {
+/** The error of data that does not inflate. */
+export function invalidData(error: Error | null): InvalidDataError {
   const why = error?.message ?? "the inflater stopped";
   return new InvalidDataError(
     `Cannot inflate message: ${JSON.stringify(why)}`,
