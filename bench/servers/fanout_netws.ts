@@ -43,9 +43,15 @@ const backplane = redisUrl === undefined
   ? undefined
   : new (await import("../../src/adapters/redis.ts")).RedisBackplane({ url: redisUrl });
 
+// NETWS_LISTEN=node runs the server on the node:net adapter (on Deno and Bun too).
+const listen = process.env.NETWS_LISTEN === "node"
+  ? (await import("../../src/adapters/node/net.ts")).listen
+  : undefined;
+
 const server = serve({
   port,
   hostname: "127.0.0.1",
+  ...(listen === undefined ? {} : { listen }),
   ...(backplane === undefined ? {} : { backplane, reusePort: true }),
   maxMessageSize: 1 << 20,
   maxBufferedAmount: MAX_BUFFERED,

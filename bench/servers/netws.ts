@@ -13,6 +13,8 @@
  * 2 MiB) and `ECHO_MAX_BUFFERED` the send queue's limit (default: netws' own); `ECHO_DEFLATE=1`
  * negotiates permessage-deflate and compresses every message. `ECHO_MEMORY_LOG=<file>` appends
  * `process.memoryUsage()` to that file as a JSON line every 20 ms (the hostile benchmark reads it).
+ * `NETWS_LISTEN=node` runs it on the node:net adapter (on Deno and Bun too) instead of the
+ * runtime's own.
  *
  * @module
  */
@@ -29,9 +31,14 @@ const port = Number(process.argv[2] ?? process.env.PORT ?? 9001);
 const maxMessageSize = Number(process.env.ECHO_MAX_MESSAGE ?? 2 * MIB);
 const maxBuffered = process.env.ECHO_MAX_BUFFERED;
 
+const listen = process.env.NETWS_LISTEN === "node"
+  ? (await import("../../src/adapters/node/net.ts")).listen
+  : undefined;
+
 const server = serve({
   port,
   hostname: "127.0.0.1",
+  ...(listen === undefined ? {} : { listen }),
   maxMessageSize,
   maxFrameSize: maxMessageSize,
   maxFragments: 4096,
