@@ -11,7 +11,7 @@ import type {
   CompressorOptions,
   ConcurrencyLimiter,
 } from "../../connection/compression.ts";
-import { closed, TAIL } from "./shared.ts";
+import { closed, InOrder, TAIL } from "./shared.ts";
 
 /** Messages up to this size are compressed by one synchronous call where one-shot calls are used. */
 export const SYNC_MAX: number = 16 * 1024;
@@ -47,7 +47,7 @@ export class ZlibCompressor implements Compressor {
   #chunks: Uint8Array[] = [];
   #size = 0;
   #reject: ((error: unknown) => void) | undefined;
-  #last: Promise<unknown> = Promise.resolve();
+  readonly #jobs = new InOrder();
   #closed = false;
 
   constructor(options: CompressorOptions, limiter: ConcurrencyLimiter) {
@@ -57,12 +57,10 @@ export class ZlibCompressor implements Compressor {
 
   compress(payload: Uint8Array): Promise<Uint8Array> {
     // One message at a time, in call order.
-    const result = this.#last.then(() => {
+    return this.#jobs.run(() => {
       if (this.#closed) throw closed("compress");
       return this.#limiter.run(() => this.deflate(payload));
     });
-    this.#last = result.then(noop, noop); // keeps neither result nor error
-    return result;
   }
 
   /** Deflates through the stream, outside the limiter (callers take a place first). */
@@ -134,5 +132,3 @@ function withoutTail(chunks: readonly Uint8Array[], size: number): Uint8Array {
   }
   return out;
 }
-
-function noop(): void {}

@@ -13,7 +13,7 @@ import {
   InvalidDataError,
   MessageTooBigError,
 } from "../../connection/compression.ts";
-import { closed, TAIL } from "./shared.ts";
+import { closed, InOrder, TAIL } from "./shared.ts";
 
 /** What one running inflation collects. */
 interface Inflation {
@@ -32,7 +32,7 @@ export class ZlibDecompressor implements Decompressor {
   #inflate: InflateRaw | undefined;
   #current: Inflation | undefined;
   #ended = false;
-  #last: Promise<unknown> = Promise.resolve();
+  readonly #jobs = new InOrder();
   #closed = false;
 
   /** `dictionary`, when given, is the window the first message continues (a copy is kept). */
@@ -47,9 +47,7 @@ export class ZlibDecompressor implements Decompressor {
     limit: number,
     onChunk?: (chunk: Uint8Array) => void,
   ): Promise<Uint8Array[]> {
-    const result = this.#last.then(() => this.#limiter.run(() => this.#run(data, limit, onChunk)));
-    this.#last = result.then(noop, noop); // keeps neither the result nor the error
-    return result;
+    return this.#jobs.run(() => this.#limiter.run(() => this.#run(data, limit, onChunk)));
   }
 
   close(): void {
@@ -169,5 +167,3 @@ export function invalidData(error: Error | null): InvalidDataError {
     "INVALID_COMPRESSED_DATA",
   );
 }
-
-function noop(): void {}

@@ -13,7 +13,7 @@ import type {
   ConcurrencyLimiter,
 } from "../../connection/compression.ts";
 import { deflateOnce, SYNC_MAX } from "./deflater.ts";
-import { closed, TAIL } from "./shared.ts";
+import { closed, InOrder, TAIL } from "./shared.ts";
 import { SlidingWindow } from "./window.ts";
 
 /**
@@ -27,8 +27,7 @@ export class WindowCompressor implements Compressor {
   readonly #options: CompressorOptions;
   readonly #limiter: ConcurrencyLimiter;
   readonly #window: SlidingWindow | undefined;
-  #last: Promise<unknown> = Promise.resolve();
-  #pending = 0;
+  readonly #jobs = new InOrder();
   #closed = false;
 
   constructor(options: CompressorOptions, limiter: ConcurrencyLimiter) {
@@ -46,18 +45,15 @@ export class WindowCompressor implements Compressor {
       return Promise.reject(error);
     }
     // Otherwise one message at a time, in call order, whichever path each takes.
-    this.#pending++;
-    const result = this.#last.then(() => {
+    return this.#jobs.run(() => {
       if (payload.length <= SYNC_MAX) return this.#deflateSync(payload);
       return this.#limiter.run(() => this.#deflateAsync(payload));
     });
-    this.#last = result.then(this.#settled, this.#settled); // keeps neither result nor error
-    return result;
   }
 
   compressNow(payload: Uint8Array): Uint8Array | undefined {
     // Nothing in flight: a synchronous result cannot overtake an earlier message.
-    if (this.#pending !== 0 || payload.length > SYNC_MAX) return undefined;
+    if (!this.#jobs.idle || payload.length > SYNC_MAX) return undefined;
     return this.#deflateSync(payload);
   }
 
@@ -65,10 +61,6 @@ export class WindowCompressor implements Compressor {
     this.#closed = true;
     this.#window?.clear();
   }
-
-  readonly #settled = (): void => {
-    this.#pending--;
-  };
 
   #deflateSync(payload: Uint8Array): Uint8Array {
     if (this.#closed) throw closed("compress");

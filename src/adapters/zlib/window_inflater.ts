@@ -14,7 +14,7 @@ import {
   MessageTooBigError,
 } from "../../connection/compression.ts";
 import { invalidData, withTail, ZlibDecompressor } from "./inflater.ts";
-import { closed } from "./shared.ts";
+import { closed, InOrder } from "./shared.ts";
 import { SlidingWindow } from "./window.ts";
 
 /**
@@ -51,8 +51,7 @@ export class WindowDecompressor implements Decompressor {
   #stream: ZlibDecompressor | undefined;
   /** The message that one call found too large, so that it is not tried again. */
   #streamNext: readonly Uint8Array[] | undefined;
-  #last: Promise<unknown> = Promise.resolve();
-  #pending = 0;
+  readonly #jobs = new InOrder();
   #closed = false;
 
   constructor(options: DecompressorOptions, limiter: ConcurrencyLimiter) {
@@ -76,12 +75,9 @@ export class WindowDecompressor implements Decompressor {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.#pending++;
-    const result = this.#last.then(() =>
+    return this.#jobs.run(() =>
       this.#inflateOnce(data, limit, onChunk) ?? this.#inflateStream(data, limit, onChunk)
     );
-    this.#last = result.then(this.#settled, this.#settled); // keeps neither result nor error
-    return result;
   }
 
   decompressNow(
@@ -90,7 +86,7 @@ export class WindowDecompressor implements Decompressor {
     onChunk?: (chunk: Uint8Array) => void,
   ): Uint8Array[] | undefined {
     // Nothing in flight: a synchronous result cannot overtake an earlier message.
-    if (this.#pending !== 0) return undefined;
+    if (!this.#jobs.idle) return undefined;
     return this.#inflateOnce(data, limit, onChunk);
   }
 
@@ -100,10 +96,6 @@ export class WindowDecompressor implements Decompressor {
     this.#stream?.close();
     this.#stream = undefined;
   }
-
-  readonly #settled = (): void => {
-    this.#pending--;
-  };
 
   /**
    * Inflates a small message by the synchronous call; `undefined` when it is too large for one
